@@ -1,0 +1,27 @@
+"""The `mlcadence` command: parse, call the library, print.
+
+Each area keeps its commands in its own module; this file only mounts them.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from mlcadence.cli import pipeline_cmds, project_cmds, serving_cmds, tracking_cmds
+from tracking.errors import TrackingError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+
+for module in (tracking_cmds, pipeline_cmds, serving_cmds, project_cmds):
+    module.register(app)
+
+
+def main() -> None:
+    try:
+        app()
+    except TrackingError as exc:
+        # One clear line, non-zero exit: the full traceback helps nobody here.
+        typer.secho(f"error: {exc.message}", fg=typer.colors.RED, err=True)
+        sys.exit(1)

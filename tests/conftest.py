@@ -1,0 +1,91 @@
+"""Shared fixtures: isolated Prefect home, one real Prefect server per session,
+and tracking URIs for every backend (file, sqlite, PostgreSQL when
+MLCADENCE_TEST_POSTGRES_URL is set)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+# Prefect reads its settings when first imported, so isolate it before any test
+# module imports it: a private PREFECT_HOME, no telemetry, no ephemeral server
+# started behind our back (tests that need one ask for `prefect_server`).
+_PREFECT_HOME = Path(tempfile.mkdtemp(prefix="mlcadence-prefect-home-"))
+os.environ["PREFECT_HOME"] = str(_PREFECT_HOME)
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def prefect_server():
+    """One real Prefect API server (subprocess, SQLite) for the whole session.
+
+    Its URL is exported in os.environ as well, so subprocesses (workers, the
+    CLI) reach the same server. Yields the API URL."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        url = PREFECT_API_URL.value()
+        old = os.environ.get("PREFECT_API_URL")
+        os.environ["PREFECT_API_URL"] = url
+        try:
+            yield url
+        finally:
+            if old is None:
+                os.environ.pop("PREFECT_API_URL", None)
+            else:
+                os.environ["PREFECT_API_URL"] = old
+
+
+def _postgres_database():
+    """Create a throwaway database on the test server; yield its URL."""
+    import psycopg
+
+    base = os.environ["MLCADENCE_TEST_POSTGRES_URL"]
+    name = "mlc_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    prefix, _, _ = base.rpartition("/")
+    try:
+        yield f"{prefix}/{name}"
+    finally:
+        from tracking.backends import clear_cache
+
+        clear_cache()
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+BACKEND_KINDS = ["file", "sqlite", "postgresql"]
+
+
+@pytest.fixture(params=BACKEND_KINDS)
+def backend_uri(request, tmp_path):
+    """A fresh, empty store of each backend kind. PostgreSQL runs only when
+    MLCADENCE_TEST_POSTGRES_URL is set (CI sets it)."""
+    kind = request.param
+    if kind == "file":
+        yield str(tmp_path / "mlruns")
+    elif kind == "sqlite":
+        yield f"sqlite:///{tmp_path / 'mlcadence.db'}"
+    else:
+        if not os.environ.get("MLCADENCE_TEST_POSTGRES_URL"):
+            pytest.skip("MLCADENCE_TEST_POSTGRES_URL is not set")
+        yield from _postgres_database()
+
+
+@pytest.fixture
+def tracking_uri(tmp_path, monkeypatch):
+    """A fresh file store made the process default for one test."""
+    uri = str(tmp_path / "mlruns")
+    monkeypatch.setenv("MLCADENCE_TRACKING_URI", uri)
+    yield uri

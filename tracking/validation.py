@@ -1,0 +1,161 @@
+"""MLflow's rules for keys, names and values, checked before anything is written."""
+
+from __future__ import annotations
+
+import math
+import posixpath
+import re
+import warnings
+
+from tracking.errors import InvalidInput
+
+MAX_ENTITY_KEY_LENGTH = 250
+MAX_PARAM_VAL_LENGTH = 6000
+MAX_TAG_VAL_LENGTH = 8000
+MAX_EXPERIMENT_NAME_LENGTH = 500
+MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH = 100_000
+MAX_BATCH_METRICS = 1000
+MAX_BATCH_PARAMS = 100
+MAX_BATCH_TAGS = 100
+
+_KEY_RE = re.compile(r"^[/\w.\- :]*$")
+_RUN_ID_RE = re.compile(r"^[a-zA-Z0-9][\w\-]{0,255}$")
+_EXPERIMENT_ID_RE = re.compile(r"^[a-zA-Z0-9][\w\-]{0,63}$")
+_ALIAS_RE = re.compile(r"^[\w\-]*$")
+_VERSION_ALIAS_RE = re.compile(r"^[vV]\d+$")
+
+
+def validate_key(key: str, what: str = "key") -> str:
+    """Metric, param and tag keys double as file names in the file store, so a
+    key must not be able to name any other path (`../x`, `/etc`, `a//b`)."""
+    if key is None or key == "":
+        raise InvalidInput(f"Invalid value \"\" for parameter '{what}' supplied: A key name must be provided.")
+    if not isinstance(key, str):
+        raise InvalidInput(f"Invalid {what} {key!r}: keys must be strings.")
+    if len(key) > MAX_ENTITY_KEY_LENGTH:
+        raise InvalidInput(f"'{what}' exceeds the maximum length of {MAX_ENTITY_KEY_LENGTH} characters")
+    if not _KEY_RE.match(key):
+        raise InvalidInput(
+            f'Invalid value "{key}" for parameter \'{what}\' supplied: Names may only contain '
+            "alphanumerics, underscores (_), dashes (-), periods (.), spaces ( ), colon(:) and slashes (/)."
+        )
+    norm = posixpath.normpath(key)
+    if norm != key or norm == "." or norm.startswith("..") or norm.startswith("/"):
+        raise InvalidInput(
+            f'Invalid value "{key}" for parameter \'{what}\' supplied: Names may be treated as files '
+            "in certain cases, and must not resolve to other names when treated as such. "
+            f"This name would resolve to '{norm}'. Rename the {what} without '..', leading '/' or '//'."
+        )
+    return key
+
+
+def validate_metric(key: str, value, timestamp, step) -> tuple[str, float, int, int]:
+    validate_key(key, "metric key")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__"):
+        raise InvalidInput(
+            f"Invalid value {value!r} for metric '{key}' (timestamp={timestamp}). "
+            "Please specify value as a valid double (64-bit floating point)."
+        )
+    try:
+        fvalue = float(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"Invalid value {value!r} for metric '{key}': {exc}. Log a number.") from None
+    if isinstance(timestamp, bool) or not isinstance(timestamp, (int, float)) or timestamp < 0:
+        raise InvalidInput(f"Invalid timestamp {timestamp!r} for metric '{key}': use epoch milliseconds >= 0.")
+    if isinstance(step, bool) or not isinstance(step, (int, float)) or (
+        isinstance(step, float) and not step.is_integer()
+    ):
+        raise InvalidInput(f"Invalid step {step!r} for metric '{key}': use an integer.")
+    return key, fvalue, int(timestamp), int(step)
+
+
+def _truncate(value: str, limit: int, what: str) -> str:
+    if len(value) <= limit:
+        return value
+    warnings.warn(f"{what} is longer than {limit} characters and was truncated.", stacklevel=3)
+    return value[:limit]
+
+
+def validate_param(key: str, value) -> tuple[str, str]:
+    validate_key(key, "param key")
+    return key, _truncate(str(value), MAX_PARAM_VAL_LENGTH, f"Param value of '{key}'")
+
+
+def validate_tag(key: str, value) -> tuple[str, str]:
+    validate_key(key, "tag key")
+    text = "" if value is None else str(value)
+    return key, _truncate(text, MAX_TAG_VAL_LENGTH, f"Tag value of '{key}'")
+
+
+def validate_run_id(run_id: str) -> str:
+    if not isinstance(run_id, str) or not _RUN_ID_RE.match(run_id):
+        raise InvalidInput(f"Invalid value \"{run_id}\" for parameter 'run_id' supplied.")
+    return run_id
+
+
+def validate_experiment_id(experiment_id: str) -> str:
+    if not isinstance(experiment_id, str) or not _EXPERIMENT_ID_RE.match(experiment_id):
+        raise InvalidInput(f"Invalid experiment ID: '{experiment_id}'")
+    return experiment_id
+
+
+def validate_experiment_name(name: str) -> str:
+    if not isinstance(name, str):
+        raise InvalidInput(f"Invalid experiment name: {name!r}. Expects a string.")
+    if not name.strip():
+        raise InvalidInput(f"Invalid experiment name: '{name}'. Give a non-empty name.")
+    if len(name) > MAX_EXPERIMENT_NAME_LENGTH:
+        raise InvalidInput(f"'name' exceeds the maximum length of {MAX_EXPERIMENT_NAME_LENGTH} characters")
+    return name
+
+
+def validate_model_name(name: str) -> str:
+    if not name or not isinstance(name, str):
+        raise InvalidInput("Missing value for required parameter 'name'.")
+    if "/" in name or ":" in name:
+        raise InvalidInput(f"Invalid model name '{name}'. Names cannot contain '/' or ':'.")
+    if "\\" in name or "%" in name or name in (".", "..") or posixpath.normpath(name) != name:
+        raise InvalidInput(f"Invalid model name '{name}'. Use letters, digits, '-', '_' or '.'.")
+    return name
+
+
+def validate_alias(alias: str) -> str:
+    if not alias:
+        raise InvalidInput("Registered model alias name cannot be empty.")
+    if len(alias) > 255 or not _ALIAS_RE.match(alias):
+        raise InvalidInput(
+            f"Invalid alias name: '{alias}'. Names may only contain alphanumerics, underscores (_), dashes (-)."
+        )
+    if alias.lower() == "latest":
+        raise InvalidInput("'latest' alias name (case insensitive) is reserved.")
+    if _VERSION_ALIAS_RE.match(alias):
+        raise InvalidInput(f"Version alias name '{alias}' is reserved.")
+    return alias
+
+
+def validate_version(version) -> int:
+    try:
+        number = int(str(version))
+    except (TypeError, ValueError):
+        raise InvalidInput(f"Parameter 'version' must be an integer, got '{version}'.") from None
+    if number < 1:
+        raise InvalidInput(f"Parameter 'version' must be a positive integer, got '{version}'.")
+    return number
+
+
+def canonical_stage(stage: str) -> str:
+    from tracking.entities import STAGES
+
+    for known in STAGES:
+        if str(stage).lower() == known.lower():
+            return known
+    raise InvalidInput(
+        f"Invalid Model Version stage: {stage}. Value must be one of None, Staging, Production, Archived."
+    )
+
+
+def finite_or_special(value: float) -> str:
+    """MLflow writes str(float): '1.0', 'nan', 'inf'."""
+    if math.isnan(value):
+        return "nan"
+    return repr(float(value)) if math.isfinite(value) else ("inf" if value > 0 else "-inf")
