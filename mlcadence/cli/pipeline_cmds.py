@@ -1,0 +1,309 @@
+"""`mlcadence train | retrain | sweep`: run the lifecycle flows from a terminal.
+
+Each command runs its Prefect flow in this process (progress shows as Prefect
+log lines), then prints a summary. With PREFECT_API_URL set the run appears in
+that server's UI; without it Prefect starts a temporary local server for the
+run (slower: a few seconds per command).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+from typing import Any
+
+import typer
+
+from mlcadence.pipeline.errors import PipelineError
+
+MODEL_CHOICES = "random_forest | logistic_regression | gradient_boosting"
+
+
+def register(app: typer.Typer) -> None:
+    """Mount this area's commands on the top-level app."""
+    app.command("train")(train)
+    app.command("retrain")(retrain)
+    app.command("sweep")(sweep)
+
+
+# -- options shared by the three commands ----------------------------------------
+SourceOpt = typer.Option(
+    "synthetic:42", "--source", "-s", help="fred:SERIES | csv:PATH_OR_URL | synthetic:SEED"
+)
+StartOpt = typer.Option(None, "--start", help="First day, YYYY-MM-DD")
+EndOpt = typer.Option(None, "--end", help="Last day, YYYY-MM-DD")
+SplitOpt = typer.Option("time", "--split", help="time (no look-ahead) | random (the book's)")
+TestSizeOpt = typer.Option(0.25, "--test-size", help="Share of samples in the test set")
+RegisterOpt = typer.Option("stockpred", "--register-as", help="Registered model name")
+NoRegisterOpt = typer.Option(False, "--no-register", help="Log the run only; register nothing")
+MetricOpt = typer.Option("accuracy", "--metric", help="Metric the promotion gate compares")
+MinImpOpt = typer.Option(0.0, "--min-improvement", help="Challenger must beat champion by this")
+ExperimentOpt = typer.Option("stockpred", "--experiment", "-e", help="Tracking experiment")
+RefreshOpt = typer.Option(False, "--refresh-data", help="Ignore cached data; fetch again")
+JsonOpt = typer.Option(False, "--json", help="Print the result as JSON")
+QuietOpt = typer.Option(False, "--quiet", "-q", help="Hide progress; print the summary only")
+
+
+def train(
+    source: str = SourceOpt,
+    start: str = StartOpt,
+    end: str = EndOpt,
+    window: int = typer.Option(14, "--window", "-w", help="Past days used as features"),
+    split: str = SplitOpt,
+    test_size: float = TestSizeOpt,
+    model: str = typer.Option("random_forest", "--model", "-m", help=MODEL_CHOICES),
+    param: list[str] = typer.Option(
+        [], "--param", "-p", help="Hyperparameter KEY=VALUE (repeatable)"
+    ),
+    register_as: str = RegisterOpt,
+    no_register: bool = NoRegisterOpt,
+    metric: str = MetricOpt,
+    min_improvement: float = MinImpOpt,
+    no_promote: bool = typer.Option(
+        False, "--no-promote", help="Register as challenger; skip the gate"
+    ),
+    experiment: str = ExperimentOpt,
+    refresh_data: bool = RefreshOpt,
+    as_json: bool = JsonOpt,
+    quiet: bool = QuietOpt,
+) -> None:
+    """Run the training pipeline: acquire → validate → prepare → train →
+    evaluate → log → register → promote."""
+    parameters = dict(
+        source=source,
+        start=start,
+        end=end,
+        window=window,
+        split=split,
+        test_size=test_size,
+        model=model,
+        hyperparameters=_hyperparameters(param),
+        register_as=None if no_register else register_as,
+        metric=metric,
+        min_improvement=min_improvement,
+        promote=not no_promote,
+        experiment=experiment,
+        refresh_data=refresh_data,
+    )
+    result = _run_flow("flows.training", "training", parameters, quiet)
+    _print_result(result, as_json)
+
+
+def retrain(
+    source: str = SourceOpt,
+    start: str = StartOpt,
+    end: str = EndOpt,
+    window: int = typer.Option(14, "--window", "-w"),
+    split: str = SplitOpt,
+    test_size: float = TestSizeOpt,
+    model: str = typer.Option("random_forest", "--model", "-m", help=MODEL_CHOICES),
+    param: list[str] = typer.Option([], "--param", "-p", help="Hyperparameter KEY=VALUE"),
+    register_as: str = RegisterOpt,
+    metric: str = MetricOpt,
+    min_improvement: float = MinImpOpt,
+    experiment: str = ExperimentOpt,
+    deploy: str = typer.Option(
+        "event", "--deploy", help="event (the deploy deployment's trigger) | inline | off"
+    ),
+    as_json: bool = JsonOpt,
+    quiet: bool = QuietOpt,
+) -> None:
+    """Retrain on fresh data, gate, and deploy a new champion."""
+    parameters = dict(
+        source=source,
+        start=start,
+        end=end,
+        window=window,
+        split=split,
+        test_size=test_size,
+        model=model,
+        hyperparameters=_hyperparameters(param),
+        register_as=register_as,
+        metric=metric,
+        min_improvement=min_improvement,
+        experiment=experiment,
+        refresh_data=True,
+        deploy=deploy,
+    )
+    result = _run_flow("flows.retraining", "retraining", parameters, quiet)
+    _print_result(result, as_json)
+
+
+def sweep(
+    source: str = SourceOpt,
+    start: str = StartOpt,
+    end: str = EndOpt,
+    windows: str = typer.Option("7,14,28", "--windows", help="Comma-separated windows"),
+    models: str = typer.Option(
+        "random_forest,logistic_regression,gradient_boosting", "--models", help="Comma-separated"
+    ),
+    split: str = SplitOpt,
+    test_size: float = TestSizeOpt,
+    register_as: str = RegisterOpt,
+    no_register: bool = NoRegisterOpt,
+    metric: str = MetricOpt,
+    min_improvement: float = MinImpOpt,
+    experiment: str = ExperimentOpt,
+    refresh_data: bool = RefreshOpt,
+    as_json: bool = JsonOpt,
+    quiet: bool = QuietOpt,
+) -> None:
+    """Train every window × model candidate in parallel; register and gate the best."""
+    try:
+        window_list = [int(w) for w in windows.split(",") if w.strip()]
+    except ValueError:
+        _fail(f"--windows must be integers separated by commas, got {windows!r}")
+    parameters = dict(
+        source=source,
+        start=start,
+        end=end,
+        windows=window_list,
+        models=[m.strip() for m in models.split(",") if m.strip()],
+        split=split,
+        test_size=test_size,
+        register_as=None if no_register else register_as,
+        metric=metric,
+        min_improvement=min_improvement,
+        experiment=experiment,
+        refresh_data=refresh_data,
+    )
+    result = _run_flow("flows.sweep", "sweep", parameters, quiet)
+    _print_result(result, as_json)
+
+
+# -- running a flow from the terminal --------------------------------------------
+def _hyperparameters(pairs: list[str]) -> dict[str, Any]:
+    """KEY=VALUE pairs; values are read as JSON when they parse (numbers, true,
+    null), else kept as strings."""
+    parsed: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            _fail(f"--param wants KEY=VALUE, got {pair!r}")
+        try:
+            parsed[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            parsed[key.strip()] = raw
+    return parsed
+
+
+def _run_flow(module: str, name: str, parameters: dict[str, Any], quiet: bool):
+    # Offline-friendly default: Prefect's server otherwise tries to send
+    # telemetry on start and logs a failure on every run without a network.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # A temporary server's first start on a fresh machine creates its database
+    # (7-16 s here, more on a busy box); Prefect's default wait of 20 s is too
+    # tight for "works on a fresh machine".
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    if quiet:
+        os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
+    if not os.environ.get("PREFECT_API_URL") and not quiet:
+        typer.secho(
+            "No PREFECT_API_URL: running on a temporary Prefect server (a few seconds slower; "
+            "no UI). `prefect server start` + `export PREFECT_API_URL=http://127.0.0.1:4200/api` "
+            "for speed and the UI.",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
+    import importlib
+
+    from prefect.exceptions import ParameterTypeError
+
+    from tracking.errors import TrackingError
+
+    _keep_tracebacks_out_of_progress()
+    flow = getattr(importlib.import_module(module), name)
+    try:
+        return asyncio.run(flow(**parameters))
+    except (PipelineError, TrackingError) as exc:
+        _fail(exc.message)
+    except ParameterTypeError as exc:
+        _fail(" ".join(line.strip(" -") for line in str(exc).splitlines()))
+    except KeyboardInterrupt:
+        _fail("interrupted; the tracking run was marked KILLED", code=130)
+    except Exception as exc:  # anything else still gets one line, not a traceback
+        _fail(f"{type(exc).__name__}: {exc}")
+
+
+class _WithoutExpectedTracebacks(logging.Formatter):
+    """Prefect logs a traceback with every failed task; for our own errors,
+    whose message already says what to do, it only buries that message. The
+    traceback still reaches the Prefect API (and UI): only the console's
+    formatter is wrapped, and the record itself is restored after formatting."""
+
+    def __init__(self, inner: logging.Formatter | None):
+        super().__init__()
+        self.inner = inner or logging.Formatter()
+
+    def format(self, record: logging.LogRecord) -> str:
+        from tracking.errors import TrackingError
+
+        if record.exc_info and isinstance(record.exc_info[1], (PipelineError, TrackingError)):
+            saved = record.exc_info, record.exc_text
+            record.exc_info, record.exc_text = None, None
+            try:
+                return self.inner.format(record)
+            finally:
+                record.exc_info, record.exc_text = saved
+        return self.inner.format(record)
+
+
+def _keep_tracebacks_out_of_progress() -> None:
+    from prefect.logging.configuration import ensure_logging_setup
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    ensure_logging_setup()
+    loggers = [logging.getLogger()] + [
+        lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)
+    ]
+    for logger in loggers:
+        for handler in logger.handlers:
+            if isinstance(handler, PrefectConsoleHandler) and not isinstance(
+                handler.formatter, _WithoutExpectedTracebacks
+            ):
+                handler.setFormatter(_WithoutExpectedTracebacks(handler.formatter))
+
+
+def _fail(message: str, code: int = 1):
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def _print_result(result, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(), indent=2, default=str))
+        return
+    echo = typer.echo
+    echo("")
+    echo(f"run        {result.run_id}  (experiment {result.experiment_id})")
+    ds = result.dataset
+    echo(
+        f"data       {ds.get('source')}  {ds.get('start')} → {ds.get('end')}  {ds.get('rows')} rows"
+    )
+    echo(f"model      {result.params.get('model')}  window={result.params.get('window')}")
+    for key in (
+        "accuracy",
+        "baseline_accuracy",
+        "precision_1",
+        "recall_1",
+        "f1-score_1",
+        "f1-score_0",
+    ):
+        if key in result.metrics:
+            echo(f"  {key:<18} {result.metrics[key]:.4f}")
+    echo(f"model uri  {result.model_uri}")
+    if result.version is not None:
+        echo(f"registered {result.registered_name} version {result.version} (alias challenger)")
+    decision = result.decision
+    if decision:
+        verdict = "PROMOTED to champion" if decision["promote"] else "not promoted"
+        echo(f"gate       {verdict}: {decision['reason']}")
+    if "candidates" in result.extra:
+        echo(
+            f"sweep      {len(result.extra['candidates'])} candidates; parent run "
+            f"{result.extra['parent_run_id']}"
+        )
+    sys.stdout.flush()

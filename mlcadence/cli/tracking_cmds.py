@@ -1,0 +1,283 @@
+"""`mlcadence runs|experiments|models ...`: look at and tidy the tracking store.
+
+Only parsing and printing live here; the work is done by `tracking`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict
+from datetime import UTC, datetime
+
+import typer
+
+from tracking.client import Client
+from tracking.errors import InvalidInput
+
+runs_app = typer.Typer(no_args_is_help=True, help="Inspect and tidy runs.")
+experiments_app = typer.Typer(no_args_is_help=True, help="Inspect experiments.")
+models_app = typer.Typer(no_args_is_help=True, help="Inspect and promote registered models.")
+
+TrackingUriOpt = typer.Option(
+    None, "--tracking-uri", "-t", help="Store to use (default: MLCADENCE_TRACKING_URI or ./mlruns)."
+)
+JsonOpt = typer.Option(False, "--json", help="Print JSON instead of a table.")
+
+
+def register(app: typer.Typer) -> None:
+    """Mount this area's commands on the top-level app."""
+    app.add_typer(runs_app, name="runs")
+    app.add_typer(experiments_app, name="experiments")
+    app.add_typer(models_app, name="models")
+
+
+# -- formatting ------------------------------------------------------------------
+def _when(ms: int | None) -> str:
+    if ms is None:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _table(headers: list[str], rows: list[list[object]]) -> None:
+    cells = [[str(c) for c in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    typer.echo("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    for row in cells:
+        typer.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _json(obj) -> None:
+    typer.echo(json.dumps(obj, indent=2, default=str))
+
+
+def _run_dict(run) -> dict:
+    info = asdict(run.info)
+    info["status"] = run.info.status.name
+    return {"info": info, "data": asdict(run.data)}
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> float:
+    """'90', '90s', '15m', '2h', '1d' -> seconds."""
+    m = _DURATION.match(text or "")
+    if not m:
+        raise InvalidInput(f"Invalid duration '{text}': use a number with s, m, h or d, e.g. 2h.")
+    return float(m[1]) * _UNIT_SECONDS[m[2]]
+
+
+# -- runs ------------------------------------------------------------------------
+def _experiment_ids(client: Client, names_or_ids: list[str] | None) -> list[str]:
+    if not names_or_ids:
+        return [e.experiment_id for e in client.search_experiments()]
+    ids = []
+    for item in names_or_ids:
+        experiment = client.get_experiment_by_name(item)
+        if experiment is None:
+            experiment = client.get_experiment(item)  # NotFound says what to do
+        ids.append(experiment.experiment_id)
+    return ids
+
+
+@runs_app.command("list")
+def runs_list(
+    experiment: list[str] = typer.Option(
+        None, "--experiment", "-e", help="Experiment name or id (repeatable; default: all)."
+    ),
+    filter_string: str = typer.Option("", "--filter", "-f", help='e.g. "metrics.acc > 0.8"'),
+    order_by: list[str] = typer.Option(None, "--order-by", "-o", help='e.g. "metrics.acc DESC"'),
+    max_results: int = typer.Option(100, "--max", "-n", help="At most this many runs."),
+    tracking_uri: str = TrackingUriOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """List runs, newest first unless --order-by says otherwise."""
+    client = Client(tracking_uri)
+    ids = _experiment_ids(client, experiment)
+    runs = (
+        client.search_runs(ids, filter_string, max_results=max_results, order_by=order_by)
+        if ids
+        else []
+    )
+    if as_json:
+        _json([_run_dict(r) for r in runs])
+        return
+    rows = []
+    for r in runs:
+        metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(r.data.metrics.items())[:4])
+        rows.append(
+            [
+                r.info.run_id,
+                r.info.experiment_id,
+                r.info.run_name,
+                r.info.status.name,
+                _when(r.info.start_time),
+                metrics,
+            ]
+        )
+    _table(["RUN_ID", "EXPERIMENT", "NAME", "STATUS", "STARTED (UTC)", "METRICS"], rows)
+
+
+@runs_app.command("show")
+def runs_show(run_id: str, tracking_uri: str = TrackingUriOpt, as_json: bool = JsonOpt) -> None:
+    """Show one run: info, params, latest metrics and tags."""
+    run = Client(tracking_uri).get_run(run_id)
+    if as_json:
+        _json(_run_dict(run))
+        return
+    info = run.info
+    for label, value in (
+        ("run_id", info.run_id),
+        ("name", info.run_name),
+        ("experiment", info.experiment_id),
+        ("status", info.status.name),
+        ("user", info.user_id),
+        ("started", _when(info.start_time)),
+        ("ended", _when(info.end_time)),
+        ("lifecycle", info.lifecycle_stage),
+        ("artifacts", info.artifact_uri),
+    ):
+        typer.echo(f"{label:<11} {value}")
+    for title, mapping in (
+        ("params", run.data.params),
+        ("metrics", run.data.metrics),
+        ("tags", run.data.tags),
+    ):
+        typer.echo(f"{title}:")
+        for key in sorted(mapping):
+            typer.echo(f"  {key} = {mapping[key]}")
+
+
+@runs_app.command("reap")
+def runs_reap(
+    older_than: str = typer.Option(
+        None,
+        "--older-than",
+        help="Also reap RUNNING runs with no checkable owner that started this long ago (e.g. 2h).",
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only show what would be reaped."),
+    tracking_uri: str = TrackingUriOpt,
+) -> None:
+    """Mark RUNNING runs whose owning process is gone as FAILED."""
+    from tracking.reaper import reap_stale_runs
+
+    seconds = parse_duration(older_than) if older_than else None
+    decisions = reap_stale_runs(Client(tracking_uri), seconds, dry_run=dry_run)
+    verb = "would reap" if dry_run else "reaped"
+    rows = [
+        [d.run.info.run_id, d.run.info.run_name, d.owner, verb if d.reap else "kept"]
+        for d in decisions
+    ]
+    if rows:
+        _table(["RUN_ID", "NAME", "OWNER", "ACTION"], rows)
+    typer.echo(
+        f"{sum(d.reap for d in decisions)} run(s) {verb}, "
+        f"{sum(not d.reap for d in decisions)} RUNNING run(s) kept."
+    )
+
+
+# -- experiments ---------------------------------------------------------------------
+@experiments_app.command("list")
+def experiments_list(
+    all_: bool = typer.Option(False, "--all", help="Include deleted experiments."),
+    tracking_uri: str = TrackingUriOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """List experiments."""
+    experiments = Client(tracking_uri).search_experiments(view_type="all" if all_ else "active")
+    if as_json:
+        _json([asdict(e) for e in experiments])
+        return
+    _table(
+        ["ID", "NAME", "LIFECYCLE", "ARTIFACT_LOCATION"],
+        [[e.experiment_id, e.name, e.lifecycle_stage, e.artifact_location] for e in experiments],
+    )
+
+
+# -- models ----------------------------------------------------------------------------
+@models_app.command("list")
+def models_list(tracking_uri: str = TrackingUriOpt, as_json: bool = JsonOpt) -> None:
+    """List registered models with their newest version and aliases."""
+    client = Client(tracking_uri)
+    models = client.search_registered_models()
+    if as_json:
+        _json([asdict(m) for m in models])
+        return
+    rows = []
+    for m in models:
+        versions = client.search_model_versions(name=m.name)
+        newest = versions[0].version if versions else "-"
+        aliases = ", ".join(f"{a}->v{v}" for a, v in sorted(m.aliases.items()))
+        rows.append([m.name, newest, aliases or "-", m.description or ""])
+    _table(["NAME", "NEWEST", "ALIASES", "DESCRIPTION"], rows)
+
+
+@models_app.command("show")
+def models_show(name: str, tracking_uri: str = TrackingUriOpt, as_json: bool = JsonOpt) -> None:
+    """Show a registered model and its versions."""
+    client = Client(tracking_uri)
+    model = client.get_registered_model(name)
+    versions = client.search_model_versions(name=name)
+    if as_json:
+        _json({"model": asdict(model), "versions": [asdict(v) for v in versions]})
+        return
+    typer.echo(f"name        {model.name}")
+    typer.echo(f"description {model.description or ''}")
+    typer.echo(f"tags        {model.tags}")
+    _table(
+        ["VERSION", "STAGE", "ALIASES", "RUN_ID", "CREATED (UTC)", "SOURCE"],
+        [
+            [
+                v.version,
+                v.current_stage,
+                ", ".join(sorted(v.aliases)) or "-",
+                v.run_id or "-",
+                _when(v.creation_timestamp),
+                v.source,
+            ]
+            for v in versions
+        ],
+    )
+
+
+@models_app.command("alias")
+def models_alias(
+    name: str,
+    alias: str,
+    version: int = typer.Argument(None, help="Version to point the alias at."),
+    delete: bool = typer.Option(False, "--delete", help="Remove the alias instead."),
+    tracking_uri: str = TrackingUriOpt,
+) -> None:
+    """Point ALIAS of model NAME at VERSION (or remove it with --delete)."""
+    client = Client(tracking_uri)
+    if delete:
+        client.delete_registered_model_alias(name, alias)
+        typer.echo(f"{name}@{alias} removed")
+        return
+    if version is None:
+        raise InvalidInput("Give the VERSION to point the alias at, or --delete to remove it.")
+    client.set_registered_model_alias(name, alias, version)
+    typer.echo(f"{name}@{alias} -> version {version}")
+
+
+@models_app.command("promote")
+def models_promote(
+    name: str,
+    version: int,
+    alias: str = typer.Option("champion", "--alias", help="Alias to move to VERSION."),
+    stage: str = typer.Option(
+        None, "--stage", help="Also move VERSION to this legacy stage, archiving the others in it."
+    ),
+    tracking_uri: str = TrackingUriOpt,
+) -> None:
+    """Make VERSION the one its alias (default: champion) resolves to."""
+    client = Client(tracking_uri)
+    client.get_model_version(name, version)  # NotFound before anything changes
+    previous = client.get_registered_model(name).aliases.get(alias)
+    client.set_registered_model_alias(name, alias, version)
+    if stage:
+        client.transition_model_version_stage(name, version, stage, archive_existing_versions=True)
+    moved = f" (was version {previous})" if previous not in (None, version) else ""
+    typer.echo(f"{name}@{alias} -> version {version}{moved}")

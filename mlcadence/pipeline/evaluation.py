@@ -1,0 +1,78 @@
+"""Scores of a fitted classifier on the test set, with the book's metric names.
+
+Metric names (all logged to the tracking run; all higher-is-better):
+  accuracy                     share of test days predicted right
+  precision_0, recall_0, f1-score_0   for label 0 ("down or flat")
+  precision_1, recall_1, f1-score_1   for label 1 ("up")
+  f1-score_macro               mean of f1-score_0 and f1-score_1
+  baseline_accuracy            accuracy of always predicting the training set's
+                               majority class: a model not above it learnt nothing
+  accuracy_over_baseline       accuracy - baseline_accuracy
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+LABELS = (0, 1)
+PER_LABEL = ("precision", "recall", "f1-score")
+METRIC_NAMES: tuple[str, ...] = (
+    "accuracy",
+    *(f"{m}_{label}" for label in LABELS for m in PER_LABEL),
+    "f1-score_macro",
+    "baseline_accuracy",
+    "accuracy_over_baseline",
+)
+DEFAULT_GATE_METRIC = "accuracy"
+
+
+@dataclass
+class Evaluation:
+    metrics: dict[str, float]
+    report: str  # sklearn's text classification report
+    confusion: list[list[int]]  # rows = true label 0/1, columns = predicted 0/1
+    majority_class: int
+
+    def confusion_dict(self) -> dict:
+        return {
+            "labels": list(LABELS),
+            "rows": "true",
+            "columns": "predicted",
+            "matrix": self.confusion,
+        }
+
+
+def evaluate(model, X_test, y_test, y_train) -> Evaluation:
+    from sklearn.metrics import (
+        accuracy_score,
+        classification_report,
+        confusion_matrix,
+        precision_recall_fscore_support,
+    )
+
+    predicted = model.predict(X_test)
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        y_test, predicted, labels=list(LABELS), zero_division=0
+    )
+    metrics: dict[str, float] = {"accuracy": float(accuracy_score(y_test, predicted))}
+    for i, label in enumerate(LABELS):
+        metrics[f"precision_{label}"] = float(precision[i])
+        metrics[f"recall_{label}"] = float(recall[i])
+        metrics[f"f1-score_{label}"] = float(f1[i])
+    metrics["f1-score_macro"] = float(np.mean(f1))
+    majority = majority_class(y_train)
+    metrics["baseline_accuracy"] = float(np.mean(np.asarray(y_test) == majority))
+    metrics["accuracy_over_baseline"] = metrics["accuracy"] - metrics["baseline_accuracy"]
+    report = classification_report(
+        y_test, predicted, labels=list(LABELS), target_names=["down (0)", "up (1)"], zero_division=0
+    )
+    confusion = confusion_matrix(y_test, predicted, labels=list(LABELS)).tolist()
+    return Evaluation(metrics, report, [[int(v) for v in row] for row in confusion], majority)
+
+
+def majority_class(y_train) -> int:
+    """The most frequent training label; ties go to 1 (the larger label)."""
+    counts = np.bincount(np.asarray(y_train, dtype="int64"), minlength=len(LABELS))
+    return int(len(counts) - 1 - np.argmax(counts[::-1]))

@@ -1,0 +1,274 @@
+"""docker_env projects: run the entry point in a container (Python `docker` SDK).
+
+Images:
+- the base is `docker_env.image`. When it is not on this machine and the
+  project has a `Dockerfile`, it is built from that (build arg BASE_IMAGE =
+  the `docker_base_image` setting; a `requirements.txt` in the project is
+  turned into a host-built wheelhouse at `.wheelhouse/` in the build context,
+  since containers here cannot pip-install over HTTPS). Otherwise it must
+  exist or be pullable.
+- the project image `<name>:<commit[:7] or content hash>` is the base plus
+  the project copied to /mlflow/projects/code (MLflow's layout). It is built
+  when `build_image` is asked for or when it is missing.
+
+Run: the tracking store is mounted (file stores at /mlflow/tmp/mlruns, as
+MLflow does; sqlite by its directory; a run's local artifact directory at its
+own path), the run's variables and MLproject `environment` are set, MLproject
+`volumes` are mounted, logs are streamed, the exit code is returned and the
+container is always removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from urllib.parse import urlparse
+
+from projects.environments.base import Execution
+from projects.errors import EnvironmentUnavailable, InvalidProject, ProjectError
+from projects.spec import DockerEnv, Project
+
+CONTAINER_CODE_DIR = "/mlflow/projects/code/"
+CONTAINER_STORE_DIR = "/mlflow/tmp/mlruns"
+WHEELHOUSE_DIR = ".wheelhouse"
+_CONTEXT_IGNORE = (".git", "mlruns", "__pycache__", "*.pyc", ".pytest_cache", WHEELHOUSE_DIR)
+
+
+def docker_client():
+    """A client for the local engine, or a clear error saying how to get one."""
+    try:
+        import docker
+    except ImportError:
+        raise EnvironmentUnavailable(
+            "The `docker` Python package is missing; pip install docker."
+        ) from None
+    try:
+        client = docker.from_env()
+        client.ping()
+    except Exception as exc:  # the SDK raises several unrelated types here
+        raise EnvironmentUnavailable(
+            f"Cannot reach a Docker engine ({exc}). Start dockerd (or set DOCKER_HOST) and "
+            "check that `docker info` works."
+        ) from None
+    return client
+
+
+def image_exists(client, tag: str) -> bool:
+    import docker.errors
+
+    try:
+        client.images.get(tag)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+
+
+def build_image(client, context_dir: Path, tag: str, output, buildargs=None, dockerfile=None):
+    """Build with the SDK's low-level API so build output streams as it comes."""
+    image_id = None
+    for chunk in client.api.build(
+        path=str(context_dir),
+        tag=tag,
+        rm=True,
+        forcerm=True,
+        decode=True,
+        buildargs=buildargs or {},
+        dockerfile=dockerfile,
+    ):
+        if "stream" in chunk:
+            output(chunk["stream"])
+        if "error" in chunk:
+            raise ProjectError(
+                f"Building image {tag} failed: {chunk['error'].strip()}. "
+                "Fix the Dockerfile or the project, then run again."
+            )
+        if "aux" in chunk and "ID" in chunk["aux"]:
+            image_id = chunk["aux"]["ID"]
+    return client.images.get(image_id or tag)
+
+
+def _image_name(project: Project) -> str:
+    name = project.name or project.directory.name
+    return re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-._") or "docker-project"
+
+
+def _content_hash(directory: Path) -> str:
+    digest = hashlib.sha256()
+    ignore = shutil.ignore_patterns(*_CONTEXT_IGNORE)
+    for root, dirs, files in os.walk(directory):
+        skipped = ignore(root, dirs + files)
+        dirs[:] = sorted(d for d in dirs if d not in skipped)
+        for name in sorted(f for f in files if f not in skipped):
+            path = Path(root) / name
+            digest.update(str(path.relative_to(directory)).encode() + b"\0")
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+class DockerEnvManager:
+    name = "docker"
+
+    def check(self, project: Project) -> None:
+        if project.environment.kind != "docker_env":
+            raise InvalidProject(
+                "--env-manager docker needs a `docker_env` section in MLproject naming the "
+                "image to run in, e.g. docker_env: {image: my-image:latest}."
+            )
+        docker_client()
+
+    # -- images -------------------------------------------------------------------
+    def ensure_base_image(self, client, project: Project, env: DockerEnv, execution: Execution):
+        if image_exists(client, env.image):
+            return
+        dockerfile = project.directory / "Dockerfile"
+        if dockerfile.is_file():
+            execution.output(f"Base image {env.image} is missing; building it from {dockerfile}\n")
+            self._build_from_dockerfile(client, project, env.image, execution)
+            return
+        try:
+            execution.output(f"Pulling {env.image}\n")
+            client.images.pull(env.image)
+        except Exception as exc:
+            raise EnvironmentUnavailable(
+                f"docker_env.image '{env.image}' is not on this machine and cannot be pulled "
+                f"({exc}). Build it first (docker build -t {env.image} .), or add a Dockerfile "
+                "to the project so it is built automatically."
+            ) from None
+
+    def _build_from_dockerfile(self, client, project: Project, tag: str, execution: Execution):
+        from mlcadence.settings import get_settings
+        from projects import wheelhouse
+
+        with tempfile.TemporaryDirectory(prefix="mlcadence-base-ctx-") as tmp:
+            context = Path(tmp) / "ctx"
+            shutil.copytree(
+                project.directory, context, ignore=shutil.ignore_patterns(*_CONTEXT_IGNORE)
+            )
+            wheels = context / WHEELHOUSE_DIR
+            wheels.mkdir()
+            requirements = project.directory / "requirements.txt"
+            lines: list[str] = []
+            if requirements.is_file():
+                lines = [ln.strip() for ln in requirements.read_text().splitlines()]
+                lines = [ln for ln in lines if wheelhouse.requirement_name(ln)]
+            own = wheelhouse.normalize_name(wheelhouse.OWN_DISTRIBUTION)
+            third_party = [ln for ln in lines if wheelhouse.requirement_name(ln) != own]
+            if len(third_party) != len(lines):
+                # `mlcadence` is this checkout's wheel; pip needs its dependencies too.
+                shutil.copy(wheelhouse.own_wheel(execution.cache_dir, execution.output), wheels)
+                third_party = wheelhouse.merge_requirements(
+                    wheelhouse.own_dependencies(), third_party, set()
+                )
+            if third_party:
+                built = wheelhouse.third_party_wheelhouse(
+                    third_party, execution.cache_dir, execution.output
+                )
+                for whl in built.glob("*.whl"):
+                    shutil.copy(whl, wheels)
+            (wheels / "requirements.txt").write_text("\n".join(lines) + "\n")
+            build_image(
+                client,
+                context,
+                tag,
+                execution.output,
+                buildargs={"BASE_IMAGE": get_settings().docker_base_image},
+            )
+
+    def project_image(self, client, project: Project, execution: Execution):
+        """The base image plus the project's code; built when asked or missing."""
+        env = project.environment.docker
+        version = (execution.git_commit or _content_hash(project.directory))[:7]
+        tag = f"{_image_name(project)}:{version}"
+        if not execution.build_image and image_exists(client, tag):
+            return client.images.get(tag)
+        self.ensure_base_image(client, project, env, execution)
+        with tempfile.TemporaryDirectory(prefix="mlcadence-project-ctx-") as tmp:
+            context = Path(tmp)
+            shutil.copytree(
+                project.directory,
+                context / "project",
+                ignore=shutil.ignore_patterns(*_CONTEXT_IGNORE),
+            )
+            (context / "Dockerfile.mlcadence").write_text(
+                f"FROM {env.image}\n"
+                f"COPY project/ {CONTAINER_CODE_DIR}\n"
+                f"WORKDIR {CONTAINER_CODE_DIR}\n"
+            )
+            execution.output(f"Building project image {tag}\n")
+            return build_image(
+                client, context, tag, execution.output, dockerfile="Dockerfile.mlcadence"
+            )
+
+    # -- run ----------------------------------------------------------------------
+    def container_settings(self, project: Project, execution: Execution) -> dict:
+        """Volumes, environment and network for the entry point's container."""
+        env = project.environment.docker
+        volumes: list[str] = []
+        variables = dict(execution.env)
+        network_mode = None
+        uri = execution.tracking_uri
+        parsed = urlparse(uri)
+        if len(parsed.scheme) <= 1 or parsed.scheme == "file":
+            store = Path(parsed.path if parsed.scheme == "file" else uri).resolve()
+            store.mkdir(parents=True, exist_ok=True)
+            volumes.append(f"{store}:{CONTAINER_STORE_DIR}")
+            variables["MLCADENCE_TRACKING_URI"] = CONTAINER_STORE_DIR
+            variables["MLFLOW_TRACKING_URI"] = f"file://{CONTAINER_STORE_DIR}"
+        elif parsed.scheme == "sqlite":
+            db = Path(parsed.path[1:] if parsed.path.startswith("//") else parsed.path).resolve()
+            volumes.append(f"{db.parent}:{CONTAINER_STORE_DIR}")
+            inside = f"sqlite:///{CONTAINER_STORE_DIR}/{db.name}"
+            variables["MLCADENCE_TRACKING_URI"] = inside
+            variables["MLFLOW_TRACKING_URI"] = inside
+        elif parsed.hostname in ("localhost", "127.0.0.1", "::1"):
+            network_mode = "host"  # a server on this machine is only reachable that way
+        # The run's artifact URI is a host path recorded in the store; mount it
+        # at the same path so writes through it land on the host.
+        art = urlparse(execution.artifact_uri)
+        if art.scheme in ("", "file") and art.path:
+            art_dir = Path(art.path)
+            art_dir.mkdir(parents=True, exist_ok=True)
+            volumes.append(f"{art_dir}:{art_dir}")
+        for volume in env.volumes:
+            host, _, rest = volume.partition(":")
+            host_path = Path(host).expanduser()
+            if not host_path.is_absolute():
+                host_path = (project.directory / host_path).resolve()
+            volumes.append(f"{host_path}:{rest}")
+        variables.update(env.resolve_environment())
+        settings = {"volumes": volumes, "environment": variables}
+        if network_mode:
+            settings["network_mode"] = network_mode
+        if os.getuid() != 0:
+            # Files the run writes into the mounted store stay the user's.
+            settings["user"] = f"{os.getuid()}:{os.getgid()}"
+        return settings
+
+    def execute(self, execution: Execution) -> int:
+        client = docker_client()
+        project = execution.project
+        image = self.project_image(client, project, execution)
+        execution.set_tag("mlflow.docker.image.uri", image.tags[0] if image.tags else image.id)
+        execution.set_tag("mlflow.docker.image.id", image.id)
+        settings = self.container_settings(project, execution)
+        container = client.containers.run(
+            image.id,
+            command=["bash", "-c", execution.command],
+            detach=True,
+            working_dir=CONTAINER_CODE_DIR,
+            labels={"mlcadence.run_id": execution.run_id},
+            **settings,
+        )
+        try:
+            for chunk in container.logs(stream=True, follow=True):
+                execution.output(chunk.decode("utf-8", errors="replace"))
+            return int(container.wait().get("StatusCode", 1))
+        finally:
+            try:
+                container.remove(force=True)
+            except Exception:  # already gone; nothing left to clean
+                pass

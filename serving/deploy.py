@@ -1,0 +1,136 @@
+"""Deploy targets: what "deploy model M version V on port P" means per target.
+
+A target implements `DeployTarget`: `deploy` starts the new server, waits
+until its /health reports that version, and only then stops the previous
+deployment on the same port/name (on failure the old one keeps serving and
+`DeployError` is raised); `list` and `stop` manage what is running. Targets
+are looked up by name in `DEPLOY_TARGETS` ("module:Class", imported lazily so
+a target whose extra dependencies are missing costs nothing until used).
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Protocol, runtime_checkable
+
+from serving.errors import DeployError
+
+DEPLOY_TARGETS: dict[str, str] = {
+    "local": "serving.local_target:LocalTarget",
+    "docker": "projects.docker_deploy:DockerTarget",
+}
+
+# Model version tags written for every deployment (what, where, when).
+DEPLOYMENT_TAGS = ("endpoint", "deployed_at", "target")
+
+
+@dataclass
+class DeploymentRecord:
+    name: str
+    target: str
+    model_uri: str
+    port: int
+    endpoint: str
+    model_name: str | None = None
+    version: str | None = None
+    handle: str | None = None  # pid for local, container id for docker
+    started_at: str = field(
+        default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    )
+    status: str = "running"
+    log_path: str | None = None
+    details: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> DeploymentRecord:
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@runtime_checkable
+class DeployTarget(Protocol):
+    def deploy(
+        self, model_uri: str, name: str, version: str | None, port: int, **options
+    ) -> DeploymentRecord: ...
+
+    def list(self) -> list[DeploymentRecord]: ...
+
+    def stop(self, name_or_port: str | int) -> DeploymentRecord: ...
+
+
+def get_target(name: str) -> DeployTarget:
+    try:
+        spec = DEPLOY_TARGETS[name]
+    except KeyError:
+        raise DeployError(
+            f"Unknown deploy target {name!r}; choose one of {sorted(DEPLOY_TARGETS)}."
+        ) from None
+    module_name, _, attr = spec.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise DeployError(f"Deploy target {name!r} is not available here ({exc}).") from exc
+    return cls()
+
+
+def model_uri_for(
+    model_name: str, alias: str | None = "champion", version: str | int | None = None
+) -> str:
+    """A pinned version wins; otherwise the alias (which the server then follows)."""
+    if version not in (None, ""):
+        return f"models:/{model_name}/{version}"
+    if not alias:
+        raise DeployError("Give a version or an alias to deploy.")
+    return f"models:/{model_name}@{alias}"
+
+
+def resolve_version(model_uri: str) -> str:
+    from tracking.uris import resolve_model_uri
+
+    resolved = resolve_model_uri(model_uri)
+    if resolved.version is None:
+        raise DeployError(f"{model_uri!r} is not a registered model version; register it first.")
+    return str(resolved.version)
+
+
+def record_deployment(record: DeploymentRecord, client=None) -> None:
+    """Tag the model version with where, when and how it was deployed."""
+    if record.model_name is None or record.version is None:
+        return
+    if client is None:
+        from tracking import Client
+
+        client = Client()
+    values = {
+        "endpoint": record.endpoint,
+        "deployed_at": record.started_at,
+        "target": record.target,
+    }
+    for key in DEPLOYMENT_TAGS:
+        client.set_model_version_tag(record.model_name, record.version, key, values[key])
+
+
+def deploy_model(
+    model_name: str,
+    *,
+    alias: str | None = "champion",
+    version: str | int | None = None,
+    target: str = "local",
+    port: int = 5000,
+    name: str | None = None,
+    **options,
+) -> DeploymentRecord:
+    """Resolve, deploy, record: the whole local-or-docker deploy in one call."""
+    model_uri = model_uri_for(model_name, alias, version)
+    resolved_version = resolve_version(model_uri)
+    record = get_target(target).deploy(
+        model_uri, name or model_name, resolved_version, port, **options
+    )
+    record.model_name = record.model_name or model_name
+    record_deployment(record)
+    return record

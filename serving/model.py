@@ -1,0 +1,192 @@
+"""A model ready to serve: the fastest predict callable plus what /health shows.
+
+Loading goes through `tracking.models.load_model` and `tracking.uris` (any
+model URI: runs:/, models:/name/3, models:/name@alias, paths). For
+scikit-learn models we call the estimator itself on a float array: the pyfunc
+wrapper's DataFrame round trip is the slowest part of MLflow's request path,
+and the signature has already been enforced by `serving.convert`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from serving.errors import ModelLoadError
+from serving.schema import InputSchema
+
+# We pass arrays whose columns were already matched by name to the signature,
+# so scikit-learn's "fitted with feature names" reminder is noise here.
+warnings.filterwarnings("ignore", message="X does not have valid feature names")
+
+# A URI whose target can change while we serve it: the reloader polls these.
+_MOVING = re.compile(r"^models:/[^/@]+(@[^/]+|/latest|/(?!\d+$)[^/]+)$", re.IGNORECASE)
+
+SERVING_EXAMPLE_FILE = "serving_input_example.json"
+
+
+@dataclass
+class LoadedModel:
+    predict_fn: Callable[[Any, dict | None], Any]
+    schema: InputSchema | None
+    wants_frame: bool
+    uri: str
+    name: str | None = None
+    version: str | None = None
+    run_id: str | None = None
+    loaded_at: float = field(default_factory=time.time)
+    serving_example: dict | None = None
+    source: Any = None
+
+    def predict(self, data: Any, params: dict | None = None) -> Any:
+        return self.predict_fn(data, params)
+
+    def describe(self) -> dict:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "uri": self.uri,
+            "run_id": self.run_id,
+            "loaded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.loaded_at)),
+        }
+
+
+def is_moving_uri(uri: str) -> bool:
+    """True for aliases, `latest` and stages: the registry can move them."""
+    return bool(_MOVING.match(uri or ""))
+
+
+def from_estimator(
+    estimator: Any,
+    *,
+    uri: str = "memory:",
+    metadata: dict | None = None,
+    name: str | None = None,
+    version: str | None = None,
+    serving_example: dict | None = None,
+) -> LoadedModel:
+    """Wrap an in-memory estimator (tests, notebooks) as a servable model."""
+    method = _predict_method_name(metadata)
+    return LoadedModel(
+        predict_fn=_estimator_predict(estimator, method),
+        schema=InputSchema.from_metadata(metadata),
+        wants_frame=False,
+        uri=uri,
+        name=name,
+        version=version,
+        serving_example=serving_example,
+        source=estimator,
+    )
+
+
+def load(uri: str) -> LoadedModel:
+    """Resolve and load `uri`; any failure becomes a `ModelLoadError` that says why."""
+    try:
+        from tracking.models import load_model
+        from tracking.uris import resolve_model_uri
+    except ImportError as exc:  # pragma: no cover - the models layer is a sibling package
+        raise ModelLoadError(f"The model layer is not available: {exc}") from exc
+    try:
+        resolved = resolve_model_uri(uri)
+        pinned = (
+            f"models:/{resolved.name}/{resolved.version}"
+            if resolved.name and resolved.version is not None and uri.startswith("models:/")
+            else uri
+        )
+        pyfunc = load_model(pinned)
+    except Exception as exc:  # noqa: BLE001 - reported to the operator, not a client
+        message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+        raise ModelLoadError(f"Could not load model {uri!r}: {message}") from exc
+    metadata = getattr(pyfunc, "metadata", None) or {}
+    run_id = metadata.get("run_id") if isinstance(metadata, dict) else None
+    mv = getattr(resolved, "model_version", None)
+    if mv is not None and getattr(mv, "run_id", None):
+        run_id = mv.run_id
+    predict_fn, wants_frame = fast_predictor(pyfunc, metadata)
+    return LoadedModel(
+        predict_fn=predict_fn,
+        schema=InputSchema.from_metadata(metadata),
+        wants_frame=wants_frame,
+        uri=uri,
+        name=resolved.name,
+        version=None if resolved.version is None else str(resolved.version),
+        run_id=run_id,
+        serving_example=read_serving_example(Path(resolved.local_path)),
+        source=pyfunc,
+    )
+
+
+def resolve_version(uri: str) -> str | None:
+    """The registry version `uri` points at now (cheap: no model files read)."""
+    from tracking.uris import resolve_model_uri
+
+    resolved = resolve_model_uri(uri)
+    return None if resolved.version is None else str(resolved.version)
+
+
+def read_serving_example(model_dir: Path) -> dict | None:
+    path = model_dir / SERVING_EXAMPLE_FILE
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+# ----------------------------------------------------------- predict callables
+_RAW_MODEL_ACCESSORS: tuple[Callable[[Any], Any], ...] = (
+    lambda m: m.unwrap(),
+    lambda m: m.get_raw_model(),
+    lambda m: m.unwrap_python_model(),
+    lambda m: m.raw_model,
+    lambda m: m.estimator,
+    lambda m: m.model,
+)
+
+
+def _predict_method_name(metadata: dict | None) -> str:
+    flavors = (metadata or {}).get("flavors") or {}
+    return (flavors.get("python_function") or {}).get("predict_fn") or "predict"
+
+
+def _estimator_predict(estimator: Any, method_name: str) -> Callable[[Any, dict | None], Any]:
+    """The estimator's predict method, or a verified faster equivalent."""
+    method = getattr(estimator, method_name)
+    width = getattr(estimator, "n_features_in_", None)
+    if isinstance(width, int):
+        from serving.fastpath import fast_predict, probe_inputs
+
+        method = fast_predict(estimator, method_name, probe_inputs(width)) or method
+
+    def predict(data: Any, params: dict | None = None) -> Any:
+        return method(data)
+
+    return predict
+
+
+def fast_predictor(pyfunc: Any, metadata: dict | None) -> tuple[Callable, bool]:
+    """(predict(data, params), wants_frame). The raw scikit-learn estimator when
+    the pyfunc wrapper exposes one, else the wrapper itself on DataFrames."""
+    method = _predict_method_name(metadata)
+    for accessor in _RAW_MODEL_ACCESSORS:
+        try:
+            raw = accessor(pyfunc)
+        except Exception:  # noqa: BLE001 - accessor not offered by this wrapper
+            continue
+        if raw is not None and hasattr(raw, "fit") and callable(getattr(raw, method, None)):
+            return _estimator_predict(raw, method), False
+
+    def predict(data: Any, params: dict | None = None) -> Any:
+        if params:
+            try:
+                return pyfunc.predict(data, params=params)
+            except TypeError:
+                pass
+        return pyfunc.predict(data)
+
+    return predict, True

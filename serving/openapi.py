@@ -1,0 +1,129 @@
+"""The /invocations entry of the OpenAPI document, generated from the signature.
+
+FastAPI documents the other endpoints itself; /invocations reads the raw body
+(for speed), so its request schema is written here: every accepted request
+shape, with rows typed by the model signature and the model's saved serving
+input example as the example.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from serving.schema import InputSchema, _json_type
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {"error_code": {"type": "string"}, "message": {"type": "string"}},
+    "required": ["error_code", "message"],
+}
+ERROR_STATUSES = {
+    "400": "Malformed JSON, unknown request shape or input not matching the signature",
+    "401": "Missing or wrong bearer token (when the server requires one)",
+    "413": "Body larger than the server's limit",
+    "415": "Unsupported Content-Type",
+    "503": "No model loaded yet",
+    "504": "Request took longer than the server's timeout",
+}
+
+
+def _row_schemas(schema: InputSchema | None) -> tuple[dict, dict]:
+    """(positional row schema, record schema)."""
+    if schema is None or schema.is_tensor or not schema.columns:
+        return {"type": "array"}, {"type": "object"}
+    cells = [_json_type(c.type) for c in schema.columns]
+    n = len(cells)
+    positional = {"type": "array", "prefixItems": cells, "minItems": n, "maxItems": n}
+    return positional, schema.json_schema()
+
+
+def request_schema(schema: InputSchema | None) -> dict:
+    row, record = _row_schemas(schema)
+    columns = {"type": "array", "items": {"type": "string"}}
+    if schema is not None and schema.names:
+        columns["example"] = list(schema.names)
+    params = {"type": "object", "description": "Inference parameters (models with a params schema)"}
+    shapes = {
+        "dataframe_split": {
+            "type": "object",
+            "properties": {
+                "columns": columns,
+                "data": {"type": "array", "items": row},
+                "index": {"type": "array"},
+            },
+            "required": ["data"],
+        },
+        "dataframe_records": {"type": "array", "items": record},
+        "instances": {"type": "array", "items": {"anyOf": [row, record]}},
+        "inputs": {
+            "anyOf": [
+                {"type": "array", "items": {"anyOf": [row, record]}},
+                {"type": "object", "additionalProperties": {"type": "array"}},
+            ]
+        },
+    }
+    variants = [
+        {
+            "title": key,
+            "type": "object",
+            "properties": {key: value, "params": params},
+            "required": [key],
+        }
+        for key, value in shapes.items()
+    ]
+    variants.append(
+        {
+            "title": "legacy (deprecated)",
+            "type": "object",
+            "properties": {"columns": columns, "data": {"type": "array", "items": row}},
+            "required": ["data"],
+            "deprecated": True,
+        }
+    )
+    return {"oneOf": variants}
+
+
+def invocations_openapi(document: dict[str, Any], model) -> None:
+    schema = model.schema if model is not None else None
+    json_content: dict[str, Any] = {"schema": request_schema(schema)}
+    if model is not None and model.serving_example is not None:
+        json_content["example"] = model.serving_example
+    responses = {
+        "200": {
+            "description": "One prediction per input row",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"predictions": {"type": "array"}},
+                        "required": ["predictions"],
+                    }
+                }
+            },
+        }
+    }
+    for status, text in ERROR_STATUSES.items():
+        responses[status] = {
+            "description": text,
+            "content": {"application/json": {"schema": ERROR_SCHEMA}},
+        }
+    document.setdefault("paths", {})["/invocations"] = {
+        "post": {
+            "summary": "Score input rows with the served model",
+            "operationId": "invocations",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": json_content,
+                    "text/csv": {"schema": {"type": "string"}, "example": _csv_example(schema)},
+                },
+            },
+            "responses": responses,
+        }
+    }
+
+
+def _csv_example(schema: InputSchema | None) -> str:
+    if schema is None or not schema.names:
+        return "a,b\n1,2\n"
+    return ",".join(schema.names) + "\n" + ",".join("0" for _ in schema.names) + "\n"

@@ -1,0 +1,50 @@
+"""Batch scoring of a file (`mlcadence predict`), through the server's own
+parse -> convert -> predict -> encode functions, without HTTP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from serving import protocol
+from serving.convert import to_model_input
+from serving.errors import UnsupportedMediaType
+from serving.model import LoadedModel
+from serving.model import load as load_model
+
+# File suffix -> the Content-Type the server would have received.
+MEDIA_TYPES = {
+    ".json": "application/json",
+    ".csv": "text/csv",
+    ".parquet": "application/vnd.apache.parquet",
+}
+
+
+def media_type_for(path: Path, content_type: str | None = None) -> str:
+    if content_type:
+        return protocol.parse_content_type(content_type)
+    try:
+        return MEDIA_TYPES[path.suffix.lower()]
+    except KeyError:
+        raise UnsupportedMediaType(
+            f"Cannot tell the format of {path.name!r} from its suffix; use one of "
+            f"{sorted(MEDIA_TYPES)} or pass --content-type."
+        ) from None
+
+
+def score_bytes(model: LoadedModel, body: bytes, media_type: str) -> bytes:
+    """The JSON a POST /invocations of `body` would answer with."""
+    payload = protocol.parse_body(body, media_type)
+    model_input = to_model_input(payload, model.schema, want_frame=model.wants_frame)
+    return protocol.predictions_json(model.predict(model_input.data, model_input.params))
+
+
+def score_file(
+    model_uri: str, input_path: Path, output_path: Path | None, content_type: str | None = None
+) -> bytes:
+    model = load_model(model_uri)
+    result = score_bytes(
+        model, Path(input_path).read_bytes(), media_type_for(Path(input_path), content_type)
+    )
+    if output_path is not None:
+        Path(output_path).write_bytes(result)
+    return result

@@ -1,0 +1,153 @@
+"""Run the scoring server: `python -m serving.server --model-uri URI [...]`.
+
+Kept free of Typer/Prefect/MLflow imports so a server process starts fast.
+The model is loaded *before* the port is bound, so a process sharing a port
+with an older server (SO_REUSEPORT, used by local deployments) takes traffic
+only once it can answer it. `--admin-port` adds a private listener that health
+checks can target without the kernel sending them to the older process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import socket
+import sys
+from pathlib import Path
+
+from serving.config import CONFIG_ENV, ServerConfig
+
+log = logging.getLogger("mlcadence.serving")
+
+
+def bind_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        # Linux lets two processes listen on one port when both set this; the
+        # kernel spreads new connections across them. That is how a new
+        # deployment takes over a port before the old one stops.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+def app_from_env():
+    """uvicorn factory for `--workers N`: each worker rebuilds the app from the
+    JSON config in MLCADENCE_SERVING_CONFIG."""
+    from serving.app import create_app
+
+    return create_app(config=ServerConfig.from_env())
+
+
+def _uvicorn_config(app, config: ServerConfig):
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        host=config.host,
+        port=config.port,
+        workers=config.workers,
+        factory=isinstance(app, str),
+        log_level=config.log_level,
+        access_log=config.access_log,
+        timeout_graceful_shutdown=30,
+        lifespan="on",
+        # MLflow's server answers with uvicorn's default header; we skip it.
+        server_header=False,
+    )
+
+
+def write_state(path: str | None, **fields) -> None:
+    if not path:
+        return
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(target.suffix + ".tmp")
+    tmp.write_text(json.dumps(fields))
+    os.replace(tmp, target)  # readers never see half a file
+
+
+def serve(config: ServerConfig) -> None:
+    import uvicorn
+
+    logging.basicConfig(
+        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if config.workers > 1:
+        os.environ[CONFIG_ENV] = config.to_env()
+        app = "serving.server:app_from_env"
+    else:
+        from serving.app import create_app
+
+        app = create_app(config=config)  # loads (and warms up) the model first
+    sockets = [bind_socket(config.host, config.port, reuse_port=config.reuse_port)]
+    admin_port = None
+    if config.admin_port is not None:
+        admin = bind_socket("127.0.0.1", config.admin_port)
+        sockets.append(admin)
+        admin_port = admin.getsockname()[1]
+    port = sockets[0].getsockname()[1]
+    write_state(
+        config.state_file,
+        pid=os.getpid(),
+        port=port,
+        admin_port=admin_port,
+        model_uri=config.model_uri,
+    )
+    log.info(
+        "serving %s on http://%s:%d (workers=%d)",
+        config.model_uri,
+        config.host,
+        port,
+        config.workers,
+    )
+    uv_config = _uvicorn_config(app, config)
+    server = uvicorn.Server(uv_config)
+    if config.workers > 1:
+        from uvicorn.supervisors import Multiprocess
+
+        Multiprocess(uv_config, target=server.run, sockets=sockets).run()
+    else:
+        server.run(sockets=sockets)
+        if not server.started:
+            sys.exit(3)
+
+
+def parse_args(argv: list[str] | None = None) -> ServerConfig:
+    p = argparse.ArgumentParser(prog="python -m serving.server", description=__doc__)
+    p.add_argument("--model-uri", "-m", required=True)
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=int)
+    p.add_argument("--batch-max-size", type=int)
+    p.add_argument("--batch-max-wait-ms", type=float)
+    p.add_argument("--timeout", type=float)
+    p.add_argument("--max-body-bytes", type=int)
+    p.add_argument("--reload-interval", type=float)
+    p.add_argument("--access-log", action="store_true", default=None)
+    p.add_argument("--log-level")
+    p.add_argument("--reuse-port", action="store_true", default=None)
+    p.add_argument("--admin-port", type=int)
+    p.add_argument("--state-file")
+    args = vars(p.parse_args(argv))
+    return ServerConfig.from_env(**args)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from serving.errors import ServingError
+
+    config = parse_args(argv)
+    try:
+        serve(config)
+    except ServingError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""Prefect tasks that write a training run to the tracking store: lineage
+tags, params, metrics, evaluation artifacts and the model itself."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from prefect import runtime, task
+from prefect.context import FlowRunContext
+
+import tracking
+from mlcadence.pipeline.evaluation import Evaluation
+from mlcadence.pipeline.features import Split
+
+# Tag names written on every run a flow opens (MLflow's own names where one exists).
+FLOW_RUN_ID_TAG = "mlcadence.prefect.flow_run_id"
+FLOW_RUN_NAME_TAG = "mlcadence.prefect.flow_run_name"
+FLOW_NAME_TAG = "mlcadence.prefect.flow_name"
+DEPLOYMENT_TAG = "mlcadence.prefect.deployment"
+GIT_COMMIT_TAG = "mlflow.source.git.commit"
+INPUT_EXAMPLE_ROWS = 5
+
+
+def git_commit(directory: Path) -> str | None:
+    """HEAD of the repository holding `directory`, or None (no git, no commit)."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(directory), "rev-parse", "--verify", "-q", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    return out.stdout.strip() or None
+
+
+def lineage_tags() -> dict[str, str]:
+    """Where this run came from: the Prefect flow run (and deployment when a
+    worker or serve process ran it) and the code's git commit."""
+    tags = {
+        FLOW_RUN_ID_TAG: str(runtime.flow_run.id or ""),
+        FLOW_RUN_NAME_TAG: str(runtime.flow_run.name or ""),
+        FLOW_NAME_TAG: str(runtime.flow_run.flow_name or ""),
+    }
+    # Asking for the deployment's name costs an API call: only ask when this
+    # run came from a deployment, or is a subflow of a run that may have.
+    context = FlowRunContext.get()
+    flow_run = context.flow_run if context else None
+    if flow_run is not None and (flow_run.deployment_id or flow_run.parent_task_run_id):
+        deployment = runtime.deployment.name
+        if deployment:
+            tags[DEPLOYMENT_TAG] = str(deployment)
+    # Workers run flows from the project directory (the pull step); a CLI user
+    # from wherever they are. Either is where the code's commit is found.
+    for directory in (Path.cwd(), Path(__file__).resolve().parent):
+        commit = git_commit(directory)
+        if commit:
+            tags[GIT_COMMIT_TAG] = commit
+            break
+    return {k: v for k, v in tags.items() if v}
+
+
+@task(name="log")
+def log_run(
+    fitted,
+    split: Split,
+    evaluation: Evaluation,
+    params: dict[str, Any],
+) -> str:
+    """Params, metrics, report, confusion matrix and the model (MLmodel format,
+    signature, input example) on the active run. Returns the model URI."""
+    from tracking import models
+
+    tracking.log_params({key: _param_text(value) for key, value in params.items()})
+    tracking.log_metrics(evaluation.metrics)
+    tracking.log_text(evaluation.report, "evaluation/classification_report.txt")
+    tracking.log_dict(evaluation.confusion_dict(), "evaluation/confusion_matrix.json")
+    example = split.X_test.head(INPUT_EXAMPLE_ROWS)
+    signature = models.infer_signature(example, fitted.predict(example))
+    info = models.log_model(
+        fitted, artifact_path="model", input_example=example, signature=signature
+    )
+    return info.model_uri
+
+
+def _param_text(value: Any) -> str:
+    return "" if value is None else str(value)

@@ -1,0 +1,164 @@
+"""`mlcadence train` from a terminal: summary, one-line errors, and a process
+killed mid-run (its RUNNING run is reaped to FAILED, nothing is registered)."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from typer.testing import CliRunner
+
+from mlcadence.cli import app
+from tracking.entities import RunStatus
+
+
+@pytest.fixture(autouse=True)
+def fresh_prefect_logging():
+    """Prefect's console handler keeps the stream it was created with; CliRunner
+    swaps (and closes) stderr per invocation, so rebuild the handlers each test."""
+    from prefect.logging.configuration import setup_logging
+
+    setup_logging(incremental=False)
+    yield
+
+
+def mlcadence_command() -> list[str]:
+    found = shutil.which("mlcadence")
+    return [found] if found else [sys.executable, "-c", "from mlcadence.cli import main; main()"]
+
+
+def test_train_prints_a_summary(store):
+    result = CliRunner().invoke(
+        app, ["train", "--source", "synthetic:8", "--register-as", "cli", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout[result.stdout.index("{") :])
+    assert summary["version"] == 1 and summary["decision"]["outcome"] == "promoted"
+    assert store.get_run(summary["run_id"]).info.status == RunStatus.FINISHED
+    text = CliRunner().invoke(
+        app, ["train", "--source", "synthetic:8", "--register-as", "cli", "-q"]
+    )
+    assert text.exit_code == 0
+    assert "registered cli version 2" in text.stdout and "not promoted" in text.stdout
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--source", "nope:1"], "source"),
+        (["--window", "0"], "window"),
+        (["--source", "synthetic:8", "--end", "2019-01-10"], "widen the date range"),
+        (["--source", "csv:/no/such/file.csv"], "does not exist"),
+        (["--param", "n_trees=3"], "n_trees"),
+    ],
+)
+def test_errors_exit_non_zero_with_one_clear_line(store, args, message):
+    result = CliRunner().invoke(app, ["train", "-q", *args])
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0]
+
+
+@pytest.mark.integration
+def test_a_failing_task_shows_its_message_not_a_traceback(store, tracking_uri):
+    """In a real terminal: progress lines, then one error line; no traceback
+    for an error whose message says what to do."""
+    env = {**os.environ, "MLCADENCE_TRACKING_URI": tracking_uri}
+    done = subprocess.run(
+        [*mlcadence_command(), "train", "--source", "synthetic:8", "--end", "2019-01-10"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1
+    output = done.stdout + done.stderr
+    assert "Task run 'validate" in output  # progress is visible
+    assert "Traceback" not in output
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "widen the date range" in errors[0]
+
+
+class HangingCSV(http.server.BaseHTTPRequestHandler):
+    """Accepts the request and never answers: a data source stuck mid-download."""
+
+    release = threading.Event()
+
+    def do_GET(self):  # noqa: N802
+        self.release.wait(120)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.integration
+def test_killed_process_leaves_a_run_that_reap_marks_failed(store, tracking_uri, tmp_path):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HangingCSV)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/prices.csv"
+    mlcadence = mlcadence_command()
+    env = {**os.environ, "MLCADENCE_TRACKING_URI": tracking_uri}
+    proc = subprocess.Popen(
+        [*mlcadence, "train", "-q", "--source", f"csv:{url}", "--register-as", "killed"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        running = []
+        while time.monotonic() < deadline and not running:
+            exp = store.get_experiment_by_name("stockpred")
+            if exp is not None:
+                running = store.search_runs([exp.experiment_id], "attributes.status = 'RUNNING'")
+            time.sleep(0.5)
+        assert running, "the training run never started"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        HangingCSV.release.set()
+        server.shutdown()
+        server.server_close()
+    (stuck,) = running
+    assert store.get_run(stuck.info.run_id).info.status == RunStatus.RUNNING
+    reap = subprocess.run(
+        [*mlcadence, "runs", "reap"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert reap.returncode == 0, reap.stderr
+    assert store.get_run(stuck.info.run_id).info.status == RunStatus.FAILED
+    assert store.search_registered_models() == []
+
+
+@pytest.mark.integration
+def test_readme_main_job_works_offline_without_a_prefect_server(tmp_path):
+    """`mlcadence train --source synthetic:42` on a machine with no Prefect
+    server configured and an empty Prefect home: Prefect's temporary server."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLCADENCE_"))}
+    env.update(
+        PREFECT_HOME=str(tmp_path / "prefect-home"),
+        HOME=str(tmp_path / "home"),
+        MLCADENCE_TRACKING_URI=str(tmp_path / "mlruns"),
+        MLCADENCE_CACHE_DIR=str(tmp_path / "cache"),
+    )
+    done = subprocess.run(
+        [*mlcadence_command(), "train", "--source", "synthetic:42"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "registered stockpred version 1" in done.stdout
+    assert "PROMOTED to champion" in done.stdout
+    assert "No PREFECT_API_URL" in done.stderr  # says why it is slower, and what to do

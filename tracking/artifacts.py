@@ -1,0 +1,227 @@
+"""Run artifacts: files under a run's `file://` artifact URI.
+
+Every destination path is checked to stay inside the run's artifact
+directory (no absolute paths, no `..` escape, no symlink escape), and every
+file is written to a temporary name in the destination directory and then
+`os.replace`d, so a reader never sees a half-copied artifact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from tracking.errors import InvalidInput, NotFound
+
+# Temporary files carry this prefix; listings skip them.
+TMP_PREFIX = ".mlc-tmp-"
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    path: str  # relative to the run's artifact root, "/"-separated
+    is_dir: bool
+    file_size: int | None
+
+
+def artifact_root(artifact_uri: str) -> Path:
+    """Local directory of a `file://` (or plain path) artifact URI."""
+    parsed = urlparse(artifact_uri)
+    if parsed.scheme == "file":
+        if parsed.netloc not in ("", "localhost"):
+            raise InvalidInput(
+                f"Artifact URI '{artifact_uri}' names a remote host; only local file:// "
+                "artifact locations are supported. Use a local path."
+            )
+        return Path(unquote(parsed.path))
+    if len(parsed.scheme) > 1:
+        raise InvalidInput(
+            f"Artifact URI '{artifact_uri}' has scheme '{parsed.scheme}', which this client cannot "
+            "write. Use a tracking store whose artifact location is a local path or file:// URI."
+        )
+    return Path(artifact_uri)
+
+
+def _check_relative(artifact_path: str) -> str:
+    """Normalized "/"-separated relative path; "" for the root."""
+    if artifact_path is None:
+        return ""
+    text = os.fspath(artifact_path)
+    if "\\" in text or "\x00" in text:
+        raise InvalidInput(
+            f"Invalid artifact path '{text}': use '/' as the separator and no NUL characters."
+        )
+    if text.startswith("/") or Path(text).is_absolute():
+        raise InvalidInput(
+            f"Invalid artifact path '{text}': it must be relative to the run's artifact "
+            "directory. Drop the leading '/'."
+        )
+    norm = posixpath.normpath(text) if text else "."
+    if norm == ".":
+        return ""
+    if norm == ".." or norm.startswith("../"):
+        raise InvalidInput(
+            f"Invalid artifact path '{text}': it escapes the run's artifact directory. "
+            "Use a path inside it, without '..'."
+        )
+    return norm
+
+
+def resolve(root: Path, artifact_path: str | None) -> Path:
+    """`root/artifact_path`, refused when it would leave `root` (also through
+    a symlink already present under root)."""
+    rel = _check_relative(artifact_path)
+    target = root / rel if rel else root
+    real_root = root.resolve()
+    real_target = target.resolve()
+    if real_target != real_root and real_root not in real_target.parents:
+        raise InvalidInput(
+            f"Invalid artifact path '{artifact_path}': it resolves outside the run's artifact "
+            "directory. Use a path inside it."
+        )
+    return target
+
+
+def _atomic_write(dest: Path, write) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        os.replace(tmp, dest)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _atomic_copy(src: Path, dest: Path) -> None:
+    def write(fh):
+        with open(src, "rb") as source:
+            shutil.copyfileobj(source, fh, length=1 << 20)
+
+    _atomic_write(dest, write)
+    try:
+        shutil.copymode(src, dest)
+    except OSError:
+        pass  # permissions are a nicety; the content is what matters
+
+
+def log_artifact(
+    artifact_uri: str, local_path: str | os.PathLike, artifact_path: str | None = None
+) -> str:
+    """Copy one file into `<artifact_path>/<basename>`; returns its relative path."""
+    src = Path(local_path)
+    if not src.is_file():
+        raise InvalidInput(
+            f"Cannot log artifact '{src}': it is not a file. Use log_artifacts() for directories."
+        )
+    root = artifact_root(artifact_uri)
+    rel = posixpath.join(_check_relative(artifact_path), src.name)
+    _atomic_copy(src, resolve(root, rel))
+    return rel
+
+
+def log_artifacts(
+    artifact_uri: str, local_dir: str | os.PathLike, artifact_path: str | None = None
+) -> list[str]:
+    """Copy a directory tree under `artifact_path`; returns the relative paths written."""
+    src_root = Path(local_dir)
+    if not src_root.is_dir():
+        raise InvalidInput(f"Cannot log artifacts from '{src_root}': it is not a directory.")
+    root = artifact_root(artifact_uri)
+    base = _check_relative(artifact_path)
+    written: list[str] = []
+    resolve(root, base)  # refuse an escaping base before copying anything
+    for dirpath, _dirnames, filenames in os.walk(src_root):
+        rel_dir = Path(dirpath).relative_to(src_root).as_posix()
+        for name in sorted(filenames):
+            parts = [p for p in (base, "" if rel_dir == "." else rel_dir, name) if p]
+            rel = posixpath.join(*parts)
+            _atomic_copy(Path(dirpath) / name, resolve(root, rel))
+            written.append(rel)
+    return written
+
+
+def log_text(artifact_uri: str, text: str, artifact_file: str) -> str:
+    rel = _require_file_path(artifact_file)
+    dest = resolve(artifact_root(artifact_uri), rel)
+    data = text.encode("utf-8")
+    _atomic_write(dest, lambda fh: fh.write(data))
+    return rel
+
+
+def log_dict(artifact_uri: str, dictionary: dict, artifact_file: str) -> str:
+    """YAML for `.yaml`/`.yml` files, JSON otherwise (as MLflow does)."""
+    if artifact_file.endswith((".yaml", ".yml")):
+        import yaml
+
+        text = yaml.safe_dump(dictionary, default_flow_style=False, sort_keys=False)
+    else:
+        text = json.dumps(dictionary, indent=2)
+    return log_text(artifact_uri, text, artifact_file)
+
+
+def _require_file_path(artifact_file: str) -> str:
+    rel = _check_relative(artifact_file)
+    if not rel:
+        raise InvalidInput("artifact_file must name a file, e.g. 'config/params.json'.")
+    return rel
+
+
+def list_artifacts(artifact_uri: str, path: str | None = None) -> list[FileInfo]:
+    """Direct children of `path`, sorted by name; empty when `path` is absent."""
+    root = artifact_root(artifact_uri)
+    rel = _check_relative(path)
+    target = resolve(root, rel)
+    if target.is_file():
+        return [FileInfo(rel, False, target.stat().st_size)]
+    if not target.is_dir():
+        return []
+    infos = []
+    for entry in sorted(os.scandir(target), key=lambda e: e.name):
+        if entry.name.startswith(TMP_PREFIX):
+            continue
+        child = posixpath.join(rel, entry.name) if rel else entry.name
+        if entry.is_dir():
+            infos.append(FileInfo(child, True, None))
+        else:
+            infos.append(FileInfo(child, False, entry.stat().st_size))
+    return infos
+
+
+def download_artifacts(
+    artifact_uri: str, path: str | None = None, dst_path: str | os.PathLike | None = None
+) -> Path:
+    """Copy `path` (file or directory) out of the store into `dst_path` (a new
+    temporary directory when None) and return the local copy's path. A copy
+    keeps callers from modifying the store by accident."""
+    root = artifact_root(artifact_uri)
+    rel = _check_relative(path)
+    source = resolve(root, rel)
+    if not source.exists():
+        raise NotFound(
+            f"Artifact '{rel or '/'}' does not exist under '{artifact_uri}'. "
+            "List the run's artifacts to see what was logged."
+        )
+    dst = (
+        Path(dst_path) if dst_path is not None else Path(tempfile.mkdtemp(prefix="mlc-artifacts-"))
+    )
+    dst.mkdir(parents=True, exist_ok=True)
+    # The whole tree lands in dst itself, a single entry under its own name.
+    out = dst / posixpath.basename(rel) if rel else dst
+    if source.is_dir():
+        shutil.copytree(
+            source, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns(TMP_PREFIX + "*")
+        )
+    else:
+        shutil.copy2(source, out)
+    return out

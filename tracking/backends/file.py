@@ -1,0 +1,832 @@
+"""File backend: MLflow's FileStore layout, safe for concurrent writers.
+
+Layout (see ../shared/reference/mlflow-formats.md §1 and §6), so that
+`mlflow` itself can open a store we wrote and the other way round:
+
+    <root>/.trash/<exp_id>/...          deleted experiments, moved whole
+    <root>/<exp_id>/meta.yaml           experiment; tags/<key>
+    <root>/<exp_id>/<run_id>/meta.yaml  run; metrics/<key> ("ts value step" lines),
+                                        params/<key>, tags/<key>, artifacts/
+    <root>/models/<name>/...            registry (tracking.backends.file_registry)
+
+Concurrency rules (tracking.backends.atomic): rewrites go through a temp file
+and os.replace, params are created with os.link (exactly one writer wins),
+metric lines are single O_APPEND writes, and a read-modify-write of one
+meta.yaml holds a file lock. Readers skip a run or experiment directory whose
+meta.yaml does not exist yet (it is written last) and a trailing partial
+metric line.
+
+Speed: the hot logging path checks the run with one `stat` of its meta.yaml
+against an in-process cache, and search reads only the files the filter and
+order need, loading full data for the runs it returns.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import random
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from urllib.parse import unquote, urlparse
+
+from filelock import FileLock
+
+from tracking import search as run_search
+from tracking import validation
+from tracking.backends.atomic import (
+    append_bytes,
+    create_file_once,
+    list_files,
+    read_text,
+    replace_file,
+)
+from tracking.backends.base import VIEW_ACTIVE, VIEW_ALL, VIEW_DELETED, TrackingBackend
+from tracking.backends.file_registry import FileRegistryMixin
+from tracking.backends.file_yaml import dump_yaml, load_yaml
+from tracking.entities import (
+    ACTIVE,
+    DELETED,
+    Experiment,
+    Metric,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    RunStatus,
+    RunTag,
+)
+from tracking.errors import AlreadyExists, CorruptStore, InvalidInput, InvalidState, NotFound
+
+TRASH = ".trash"
+META = "meta.yaml"
+METRICS, PARAMS, TAGS, ARTIFACTS = "metrics", "params", "tags", "artifacts"
+MODELS = "models"
+DEFAULT_EXPERIMENT_ID = "0"
+DEFAULT_EXPERIMENT_NAME = "Default"
+# Sub-folders of an experiment that are not runs (MLflow's RESERVED_EXPERIMENT_FOLDERS).
+RESERVED_EXPERIMENT_FOLDERS = frozenset({"tags", "datasets", "traces", "models"})
+RUN_NAME_TAG = "mlflow.runName"
+EXPERIMENT_ID_WIDTH = 18
+MAX_EXPERIMENT_TAG_VALUE = 20000
+MAX_SEARCH_RESULTS = 50000
+
+# Run meta fields MLflow keeps for old readers; always these values.
+_LEGACY_RUN_FIELDS = {
+    "entry_point_name": "",
+    "source_name": "",
+    "source_type": 4,  # SourceType.LOCAL
+    "source_version": "",
+    "tags": [],
+}
+
+_PREDICATES = (
+    "bold brave calm clever eager gentle happy jolly keen lively merry nimble proud sunny"
+).split()
+_NOUNS = "ant bear cat deer eel fox goat hawk ibis koala lark mole newt owl panda seal wolf".split()
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def root_from_uri(uri: str) -> str:
+    """Absolute root for a plain path, `file:///abs` or `file:relative`."""
+    text = str(uri)
+    if text.startswith("file:"):
+        parsed = urlparse(text)
+        if parsed.netloc not in ("", "localhost"):
+            raise InvalidInput(
+                f"File store URI '{uri}' names host '{parsed.netloc}'; use file:///absolute/path "
+                "or a plain path."
+            )
+        text = unquote(parsed.path)
+    if not text:
+        raise InvalidInput("Empty file store path; use a directory such as ./mlruns.")
+    return os.path.abspath(os.path.expanduser(text))
+
+
+def path_to_file_uri(path: str) -> str:
+    return pathlib.Path(os.path.abspath(path)).as_uri()
+
+
+def random_experiment_id() -> str:
+    # MLflow's scheme: 18 random decimal digits with no leading zero.
+    digits = str(uuid.uuid4().int)[-EXPERIMENT_ID_WIDTH:]
+    return str(random.randint(1, 9)) + digits[1:] if digits[0] == "0" else digits
+
+
+def random_run_name() -> str:
+    return f"{random.choice(_PREDICATES)}-{random.choice(_NOUNS)}-{random.randint(0, 1000)}"
+
+
+def metric_line(metric: Metric) -> str:
+    return f"{metric.timestamp} {float(metric.value)!r} {metric.step}\n"
+
+
+def parse_metric_lines(text: str, key: str) -> list[Metric]:
+    """Complete lines only: a trailing line without its newline is still being
+    written by someone and is skipped."""
+    lines = text.split("\n")
+    lines.pop()  # "" after the last newline, or the incomplete tail
+    metrics = []
+    for line in lines:
+        if not line:
+            continue
+        fields = line.split(" ")
+        if len(fields) not in (2, 3, 5):
+            raise CorruptStore(
+                f"Metric '{key}' is malformed; persisted metric data contained {len(fields)} "
+                "fields. Expected 2, 3, or 5 fields. Fix or remove the line in the metric file."
+            )
+        try:
+            metrics.append(
+                Metric(
+                    key, float(fields[1]), int(fields[0]), int(fields[2]) if len(fields) > 2 else 0
+                )
+            )
+        except ValueError:
+            raise CorruptStore(
+                f"Metric '{key}' has an unreadable line {line!r}; fix or remove it."
+            ) from None
+    return metrics
+
+
+def latest_metric_value(metrics: list[Metric]) -> float:
+    return max(metrics, key=lambda m: (m.step, m.timestamp, m.value)).value
+
+
+class FileBackend(FileRegistryMixin, TrackingBackend):
+    def __init__(self, uri: str):
+        self.uri = str(uri)
+        self.root = root_from_uri(uri)
+        self.root_uri = path_to_file_uri(self.root)
+        self.trash = os.path.join(self.root, TRASH)
+        self.models_dir = os.path.join(self.root, MODELS)
+        # run_id -> (run dir, meta.yaml path, (ino, size, mtime_ns) of it, RunInfo)
+        self._runs: dict[str, tuple[str, str, tuple, RunInfo]] = {}
+        # Metric keys already validated; the hot path skips re-checking them.
+        self._valid_metric_keys: set[str] = set()
+        self._lock = threading.Lock()
+        self._init_root()
+
+    # ------------------------------------------------------------------ setup
+    def _init_root(self) -> None:
+        is_new = not os.path.exists(self.root)
+        if not is_new and not os.path.isdir(self.root):
+            raise InvalidInput(
+                f"Tracking store path '{self.root}' is a file; point the URI at a directory."
+            )
+        os.makedirs(self.root, exist_ok=True)
+        # MLflow creates experiment 0 only for a new root; an empty existing
+        # directory is treated as new too, so `mkdir mlruns` works as expected.
+        if is_new or not os.listdir(self.root):
+            os.makedirs(self.trash, exist_ok=True)
+            self._create_default_experiment()
+        try:
+            os.makedirs(self.trash, exist_ok=True)
+        except OSError:
+            pass  # a read-only store (e.g. mounted into a server) is still readable
+
+    def _create_default_experiment(self) -> None:
+        exp_dir = os.path.join(self.root, DEFAULT_EXPERIMENT_ID)
+        os.makedirs(exp_dir, exist_ok=True)
+        ts = now_ms()
+        meta = self._experiment_meta(DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, None, ts)
+        create_file_once(os.path.join(exp_dir, META), dump_yaml(meta))
+
+    def _experiment_meta(self, exp_id: str, name: str, location: str | None, ts: int) -> dict:
+        return {
+            "artifact_location": location or f"{self.root_uri}/{exp_id}",
+            "creation_time": ts,
+            "effective_trace_archival_retention": None,
+            "experiment_id": exp_id,
+            "last_update_time": ts,
+            "lifecycle_stage": ACTIVE,
+            "name": name,
+            "trace_location": None,
+            "workspace": "default",
+        }
+
+    def _lock_for(self, directory: str) -> FileLock:
+        # The lock file sits in the entity's own directory, where MLflow never
+        # looks for keys.
+        return FileLock(os.path.join(directory, ".lock"))
+
+    # ------------------------------------------------------------ experiments
+    def _experiment_dirs(self, view: str) -> Iterator[tuple[str, str]]:
+        """(experiment id, dir) in the requested view, meta.yaml not checked."""
+        bases = {
+            VIEW_ACTIVE: [self.root],
+            VIEW_DELETED: [self.trash],
+            VIEW_ALL: [self.root, self.trash],
+        }
+        if view not in bases:
+            raise InvalidInput(f"Invalid view '{view}'; use one of active, deleted, all.")
+        for base in bases[view]:
+            try:
+                entries = list(os.scandir(base))
+            except FileNotFoundError:
+                continue
+            for entry in entries:
+                name = entry.name
+                if (
+                    name.startswith(".")
+                    or name == MODELS
+                    or name.endswith(TRASH)
+                    or not entry.is_dir()
+                ):
+                    continue
+                yield name, entry.path
+
+    def _find_experiment_dir(self, experiment_id: str) -> str:
+        experiment_id = str(experiment_id)
+        validation.validate_experiment_id(experiment_id)
+        for base in (self.root, self.trash):
+            path = os.path.join(base, experiment_id)
+            if os.path.isfile(os.path.join(path, META)):
+                return path
+        raise NotFound(
+            f"Could not find experiment with ID {experiment_id}. "
+            "Check the id, or list experiments to find the right one."
+        )
+
+    def _read_experiment(self, exp_dir: str, with_tags: bool = True) -> Experiment | None:
+        text = read_text(os.path.join(exp_dir, META))
+        if not text:
+            return None
+        meta = load_yaml(text)
+        if not meta:
+            return None
+        exp_id = str(meta.get("experiment_id"))
+        if exp_id != os.path.basename(exp_dir):
+            return None  # MLflow ignores an experiment whose folder disagrees
+        tags = self._read_values(os.path.join(exp_dir, TAGS)) if with_tags else {}
+        return Experiment(
+            experiment_id=exp_id,
+            name=meta.get("name"),
+            artifact_location=meta.get("artifact_location"),
+            lifecycle_stage=meta.get("lifecycle_stage") or ACTIVE,
+            creation_time=meta.get("creation_time"),
+            last_update_time=meta.get("last_update_time"),
+            tags=tags,
+        )
+
+    def _experiment_meta_dict(self, exp: Experiment) -> dict:
+        meta = self._experiment_meta(
+            exp.experiment_id, exp.name, exp.artifact_location, exp.creation_time or now_ms()
+        )
+        meta["last_update_time"] = exp.last_update_time
+        meta["lifecycle_stage"] = exp.lifecycle_stage
+        return meta
+
+    def create_experiment(self, name, artifact_location=None, tags=None) -> str:
+        validation.validate_experiment_name(name)
+        tag_items = [validation.validate_tag(k, v) for k, v in (tags or {}).items()]
+        for key, value in tag_items:
+            self._check_experiment_tag_value(key, value)
+        if artifact_location:
+            location = str(artifact_location)
+            if location.startswith("runs:"):
+                raise InvalidInput(f"Artifact location cannot be a runs:/ URI. Given: '{location}'")
+            if len(location) > 2048:
+                raise InvalidInput(
+                    "Artifact location is longer than 2048 characters; use a shorter path."
+                )
+            if not urlparse(location).scheme or len(urlparse(location).scheme) == 1:
+                location = path_to_file_uri(location)
+        else:
+            location = None
+        # The name check and the creation are one step for every process.
+        with self._lock_for(self.root):
+            existing = self.get_experiment_by_name(name)
+            if existing is not None:
+                if existing.lifecycle_stage == DELETED:
+                    raise_exists = (
+                        f"Experiment '{name}' already exists in deleted state. You can restore the "
+                        "experiment, or permanently delete the experiment from the .trash folder "
+                        "(under tracking server's root folder) in order to use this experiment "
+                        "name again."
+                    )
+                else:
+                    raise_exists = f"Experiment '{name}' already exists."
+                raise AlreadyExists(raise_exists)
+            while True:
+                exp_id = random_experiment_id()
+                exp_dir = os.path.join(self.root, exp_id)
+                try:
+                    os.mkdir(exp_dir)
+                    break
+                except FileExistsError:
+                    continue
+            for key, value in tag_items:
+                replace_file(os.path.join(exp_dir, TAGS, key), value, tmp_dir=exp_dir)
+            meta = self._experiment_meta(exp_id, name, location, now_ms())
+            replace_file(os.path.join(exp_dir, META), dump_yaml(meta))
+        return exp_id
+
+    def get_experiment(self, experiment_id) -> Experiment:
+        exp = self._read_experiment(self._find_experiment_dir(experiment_id))
+        if exp is None:
+            raise NotFound(f"Could not find experiment with ID {experiment_id}.")
+        return exp
+
+    def get_experiment_by_name(self, name) -> Experiment | None:
+        for _, exp_dir in self._experiment_dirs(VIEW_ALL):
+            exp = self._read_experiment(exp_dir, with_tags=False)
+            if exp is not None and exp.name == name:
+                exp.tags = self._read_values(os.path.join(exp_dir, TAGS))
+                return exp
+        return None
+
+    def list_experiments(self, view=VIEW_ACTIVE) -> list[Experiment]:
+        experiments = []
+        for _, exp_dir in self._experiment_dirs(view):
+            exp = self._read_experiment(exp_dir)
+            if exp is not None:
+                experiments.append(exp)
+        experiments.sort(key=lambda e: (-(e.creation_time or 0), e.experiment_id))
+        return experiments
+
+    def _rewrite_experiment(self, exp_dir: str, **changes) -> Experiment:
+        with self._lock_for(exp_dir):
+            exp = self._read_experiment(exp_dir, with_tags=False)
+            if exp is None:
+                raise NotFound(f"Could not find experiment in '{exp_dir}'.")
+            for field, value in changes.items():
+                setattr(exp, field, value)
+            exp.last_update_time = now_ms()
+            replace_file(os.path.join(exp_dir, META), dump_yaml(self._experiment_meta_dict(exp)))
+        return exp
+
+    def delete_experiment(self, experiment_id) -> None:
+        experiment_id = str(experiment_id)
+        if experiment_id == DEFAULT_EXPERIMENT_ID:
+            raise InvalidInput(
+                "Cannot delete the default experiment '0'. "
+                "This is an internally reserved experiment."
+            )
+        exp_dir = self._find_experiment_dir(experiment_id)
+        if os.path.dirname(exp_dir) == self.trash:
+            raise InvalidState(
+                f"Experiment {experiment_id} is already deleted; restore it first if needed."
+            )
+        self._rewrite_experiment(exp_dir, lifecycle_stage=DELETED)
+        ts = now_ms()
+        for run_dir in self._run_dirs(exp_dir):
+            self._rewrite_run_meta(
+                run_dir, only_if_active=True, lifecycle_stage=DELETED, deleted_time=ts
+            )
+        target = os.path.join(self.trash, experiment_id)
+        if os.path.exists(target):
+            raise InvalidState(
+                f"Cannot move experiment {experiment_id} to the trash: '{target}' exists. "
+                "Remove that folder first."
+            )
+        os.rename(exp_dir, target)
+        self._forget_runs()
+
+    def restore_experiment(self, experiment_id) -> None:
+        experiment_id = str(experiment_id)
+        exp_dir = self._find_experiment_dir(experiment_id)
+        if os.path.dirname(exp_dir) != self.trash:
+            raise InvalidState(f"Cannot restore experiment {experiment_id}: it is not deleted.")
+        target = os.path.join(self.root, experiment_id)
+        if os.path.exists(target):
+            raise InvalidState(
+                f"Cannot restore experiment {experiment_id}: '{target}' already exists. "
+                "Remove it first."
+            )
+        os.rename(exp_dir, target)
+        self._rewrite_experiment(target, lifecycle_stage=ACTIVE)
+        for run_dir in self._run_dirs(target):
+            self._rewrite_run_meta(run_dir, lifecycle_stage=ACTIVE, deleted_time=None)
+        self._forget_runs()
+
+    def _check_experiment_tag_value(self, key: str, value: str) -> None:
+        if len(value) > MAX_EXPERIMENT_TAG_VALUE:
+            raise InvalidInput(
+                f"Experiment tag '{key}' is longer than {MAX_EXPERIMENT_TAG_VALUE} characters; "
+                "shorten it."
+            )
+
+    def set_experiment_tag(self, experiment_id, key, value) -> None:
+        key, value = validation.validate_key(key, "tag key"), "" if value is None else str(value)
+        self._check_experiment_tag_value(key, value)
+        exp_dir = self._find_experiment_dir(str(experiment_id))
+        exp = self._read_experiment(exp_dir, with_tags=False)
+        if exp is None or exp.lifecycle_stage != ACTIVE:
+            raise InvalidState(
+                f"The experiment {experiment_id} must be in the 'active' lifecycle_stage "
+                "to set tags. "
+                "Restore it first."
+            )
+        replace_file(os.path.join(exp_dir, TAGS, key), value, tmp_dir=exp_dir)
+
+    # ------------------------------------------------------------------- runs
+    def _run_dirs(self, exp_dir: str) -> list[str]:
+        try:
+            entries = list(os.scandir(exp_dir))
+        except FileNotFoundError:
+            return []
+        return [
+            e.path
+            for e in entries
+            if not e.name.startswith(".")
+            and e.name not in RESERVED_EXPERIMENT_FOLDERS
+            and e.is_dir()
+        ]
+
+    def _forget_runs(self) -> None:
+        with self._lock:
+            self._runs.clear()
+
+    def _locate_run(self, run_id: str) -> str:
+        for base in (self.root, self.trash):
+            try:
+                entries = list(os.scandir(base))
+            except FileNotFoundError:
+                continue
+            for entry in entries:
+                if entry.name.startswith(".") or entry.name == MODELS:
+                    continue
+                run_dir = os.path.join(entry.path, run_id)
+                if os.path.isfile(os.path.join(run_dir, META)):
+                    return run_dir
+        raise NotFound(
+            f"Run '{run_id}' not found. Check the run id (runs are listed by search_runs)."
+        )
+
+    def _run_info_from_meta(self, run_dir: str, meta: dict) -> RunInfo:
+        run_id = os.path.basename(run_dir)
+        exp_id = str(meta.get("experiment_id"))
+        if meta.get("run_id") != run_id or exp_id != os.path.basename(os.path.dirname(run_dir)):
+            raise InvalidState(
+                f"Run '{run_id}' metadata is in invalid state: its meta.yaml names run "
+                f"{meta.get('run_id')!r} of experiment {exp_id!r}. Move it back or fix the file."
+            )
+        return RunInfo(
+            run_id=run_id,
+            experiment_id=exp_id,
+            run_name=meta.get("run_name") or "",
+            user_id=meta.get("user_id") or "",
+            status=RunStatus(meta.get("status") or RunStatus.RUNNING),
+            start_time=meta.get("start_time"),
+            end_time=meta.get("end_time"),
+            artifact_uri=meta.get("artifact_uri"),
+            lifecycle_stage=meta.get("lifecycle_stage") or ACTIVE,
+        )
+
+    def _read_run_meta(self, run_dir: str) -> dict | None:
+        text = read_text(os.path.join(run_dir, META))
+        return load_yaml(text) if text else None
+
+    def _cached_run(self, run_id: str) -> tuple[str, RunInfo]:
+        """Run dir and info, validated by one stat of meta.yaml when cached."""
+        entry = self._runs.get(run_id)
+        if entry is not None:
+            run_dir, meta_path, signature, info = entry
+            try:
+                st = os.stat(meta_path)
+                if (st.st_ino, st.st_size, st.st_mtime_ns) == signature:
+                    return run_dir, info
+            except FileNotFoundError:
+                pass
+        else:
+            validation.validate_run_id(run_id)
+        for _attempt in range(3):
+            run_dir = (
+                entry[0]
+                if entry is not None and os.path.isdir(entry[0])
+                else self._locate_run(run_id)
+            )
+            meta_path = os.path.join(run_dir, META)
+            try:
+                with open(meta_path, "rb") as handle:
+                    st = os.fstat(handle.fileno())
+                    text = handle.read().decode("utf-8")
+            except FileNotFoundError:
+                entry = None  # moved (experiment deleted/restored) while we looked
+                continue
+            meta = load_yaml(text) if text else None
+            if not meta:
+                raise NotFound(f"Run '{run_id}' not found: its meta.yaml is empty.")
+            info = self._run_info_from_meta(run_dir, meta)
+            signature = (st.st_ino, st.st_size, st.st_mtime_ns)
+            self._runs[run_id] = (run_dir, meta_path, signature, info)
+            return run_dir, info
+        raise NotFound(f"Run '{run_id}' not found.")
+
+    def _active_run_dir(self, run_id: str) -> str:
+        run_dir, info = self._cached_run(run_id)
+        if info.lifecycle_stage != ACTIVE:
+            raise InvalidState(
+                f"The run {run_id} must be in 'active' lifecycle_stage. Restore the run first."
+            )
+        return run_dir
+
+    def _rewrite_run_meta(
+        self, run_dir: str, only_if_active: bool = False, **changes
+    ) -> dict | None:
+        """Read-modify-write of a run's meta.yaml under its lock. A change to
+        None removes the key (deleted_time, as MLflow drops it). A new
+        run_name is written to the mlflow.runName tag under the same lock, so
+        racing renames leave meta and tag agreeing."""
+        with self._lock_for(run_dir):
+            meta = self._read_run_meta(run_dir)
+            if meta is None:
+                raise NotFound(f"Run '{os.path.basename(run_dir)}' not found.")
+            if only_if_active and meta.get("lifecycle_stage", ACTIVE) != ACTIVE:
+                return meta
+            # Like MLflow, every rewrite drops deleted_time unless it sets one.
+            meta.pop("deleted_time", None)
+            meta.update(
+                {k: v for k, v in changes.items() if not (k == "deleted_time" and v is None)}
+            )
+            if "run_name" in changes:
+                tag_path = os.path.join(run_dir, TAGS, RUN_NAME_TAG)
+                replace_file(tag_path, changes["run_name"], tmp_dir=run_dir)
+            replace_file(os.path.join(run_dir, META), dump_yaml(meta))
+            self._runs.pop(os.path.basename(run_dir), None)
+        return meta
+
+    def create_run(self, experiment_id, user_id, start_time, run_name, tags=()) -> Run:
+        experiment_id = str(experiment_id)
+        exp = self.get_experiment(experiment_id)
+        if exp.lifecycle_stage != ACTIVE:
+            raise InvalidState(
+                f"Could not create run under non-active experiment with ID {experiment_id}. "
+                "Restore the experiment or use another one."
+            )
+        tag_map = {}
+        for tag in tags or ():
+            key, value = validation.validate_tag(tag.key, tag.value)
+            tag_map[key] = value
+        tag_name = tag_map.get(RUN_NAME_TAG)
+        if run_name and tag_name is not None and tag_name != run_name:
+            raise InvalidInput(
+                "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with "
+                f"different values (run_name='{run_name}', mlflow.runName='{tag_name}')."
+            )
+        run_name = run_name or tag_name or random_run_name()
+        tag_map[RUN_NAME_TAG] = run_name
+        run_id = uuid.uuid4().hex
+        exp_dir = os.path.join(self.root, experiment_id)
+        run_dir = os.path.join(exp_dir, run_id)
+        os.mkdir(run_dir)
+        for sub in (METRICS, PARAMS, ARTIFACTS, TAGS):
+            os.mkdir(os.path.join(run_dir, sub))
+        for key, value in tag_map.items():
+            replace_file(os.path.join(run_dir, TAGS, key), value, tmp_dir=run_dir)
+        start_time = int(start_time if start_time is not None else now_ms())
+        info = RunInfo(
+            run_id=run_id,
+            experiment_id=experiment_id,
+            run_name=run_name,
+            user_id=user_id or "unknown",
+            status=RunStatus.RUNNING,
+            start_time=start_time,
+            end_time=None,
+            artifact_uri=f"{exp.artifact_location}/{run_id}/{ARTIFACTS}",
+            lifecycle_stage=ACTIVE,
+        )
+        meta = {
+            "artifact_uri": info.artifact_uri,
+            "deleted_time": None,
+            "end_time": None,
+            "experiment_id": experiment_id,
+            "lifecycle_stage": ACTIVE,
+            "run_id": run_id,
+            "run_name": run_name,
+            "start_time": start_time,
+            "status": int(RunStatus.RUNNING),
+            "user_id": info.user_id,
+            **_LEGACY_RUN_FIELDS,
+        }
+        # meta.yaml last: until it exists, readers skip the directory.
+        replace_file(os.path.join(run_dir, META), dump_yaml(meta))
+        return Run(info, RunData(tags=dict(tag_map)))
+
+    def _read_values(self, directory: str) -> dict[str, str]:
+        values = {}
+        for key in list_files(directory):
+            text = read_text(os.path.join(directory, key))
+            if text is not None:
+                values[key] = text
+        return values
+
+    def _read_latest_metrics(self, run_dir: str, keys=None) -> dict[str, float]:
+        metrics_dir = os.path.join(run_dir, METRICS)
+        latest = {}
+        for key in list_files(metrics_dir) if keys is None else keys:
+            text = read_text(os.path.join(metrics_dir, key))
+            if text:
+                history = parse_metric_lines(text, key)
+                if history:
+                    latest[key] = latest_metric_value(history)
+        return latest
+
+    def _load_run(self, run_dir: str, info: RunInfo) -> Run:
+        data = RunData(
+            metrics=self._read_latest_metrics(run_dir),
+            params=self._read_values(os.path.join(run_dir, PARAMS)),
+            tags=self._read_values(os.path.join(run_dir, TAGS)),
+        )
+        if not info.run_name:
+            info.run_name = data.tags.get(RUN_NAME_TAG, "")
+        return Run(info, data)
+
+    def get_run(self, run_id) -> Run:
+        # The cache only locates the run; its meta is read fresh so that a
+        # change by another process is never missed.
+        run_dir, _ = self._cached_run(run_id)
+        meta = self._read_run_meta(run_dir)
+        if meta is None:
+            self._runs.pop(run_id, None)
+            run_dir, _ = self._cached_run(run_id)
+            meta = self._read_run_meta(run_dir)
+        if meta is None:
+            raise NotFound(f"Run '{run_id}' not found.")
+        return self._load_run(run_dir, self._run_info_from_meta(run_dir, meta))
+
+    def update_run(self, run_id, status=None, end_time=None, run_name=None) -> RunInfo:
+        run_dir = self._active_run_dir(run_id)
+        changes = {}
+        if status is not None:
+            changes["status"] = int(RunStatus.parse(status))
+        if end_time is not None:
+            changes["end_time"] = int(end_time)
+        if run_name:
+            changes["run_name"] = run_name
+        meta = self._rewrite_run_meta(run_dir, **changes)
+        return self._run_info_from_meta(run_dir, meta)
+
+    def delete_run(self, run_id) -> None:
+        run_dir, _ = self._cached_run(run_id)
+        self._rewrite_run_meta(run_dir, lifecycle_stage=DELETED, deleted_time=now_ms())
+
+    def restore_run(self, run_id) -> None:
+        run_dir, _ = self._cached_run(run_id)
+        self._rewrite_run_meta(run_dir, lifecycle_stage=ACTIVE, deleted_time=None)
+
+    # ---------------------------------------------------------------- logging
+    def _write_param(self, run_dir: str, run_id: str, key: str, value: str) -> None:
+        path = os.path.join(run_dir, PARAMS, key)
+        if create_file_once(path, value, tmp_dir=run_dir):
+            return
+        old = read_text(path)
+        if old != value:
+            raise _param_changed(key, old, value, run_id)
+
+    def _write_tag(self, run_dir: str, key: str, value: str) -> None:
+        if key == RUN_NAME_TAG:  # the name lives in meta.yaml too
+            self._rewrite_run_meta(run_dir, run_name=value)
+        else:
+            replace_file(os.path.join(run_dir, TAGS, key), value, tmp_dir=run_dir)
+
+    def log_batch(self, run_id, metrics=(), params=(), tags=()) -> None:
+        metrics, params, tags = list(metrics or ()), list(params or ()), list(tags or ())
+        _check_batch_limits(metrics, params, tags)
+        checked_metrics = [
+            validation.validate_metric(m.key, m.value, m.timestamp, m.step) for m in metrics
+        ]
+        checked_params = [validation.validate_param(p.key, p.value) for p in params]
+        checked_tags = [validation.validate_tag(t.key, t.value) for t in tags]
+        keys = [k for k, _ in checked_params]
+        if len(set(keys)) != len(keys):
+            dupes = sorted({k for k in keys if keys.count(k) > 1})
+            raise InvalidInput(
+                f"Duplicate parameter keys have been submitted: {dupes}. Please ensure the request "
+                "contains only one param value per param key."
+            )
+        run_dir = self._active_run_dir(run_id)
+        # Refuse a changed param before anything of the batch is written.
+        for key, value in checked_params:
+            old = read_text(os.path.join(run_dir, PARAMS, key))
+            if old is not None and old != value:
+                raise _param_changed(key, old, value, run_id)
+        for key, value in checked_params:
+            self._write_param(run_dir, run_id, key, value)
+        lines: dict[str, list[str]] = {}
+        for key, value, timestamp, step in checked_metrics:
+            lines.setdefault(key, []).append(f"{timestamp} {value!r} {step}\n")
+        for key, key_lines in lines.items():
+            append_bytes(os.path.join(run_dir, METRICS, key), "".join(key_lines).encode("utf-8"))
+        for key, value in checked_tags:
+            self._write_tag(run_dir, key, value)
+
+    def log_metric(self, run_id, metric: Metric) -> None:
+        key, value, timestamp, step = validation.validate_metric(
+            metric.key, metric.value, metric.timestamp, metric.step
+        )
+        run_dir = self._active_run_dir(run_id)
+        append_bytes(
+            os.path.join(run_dir, METRICS, key), f"{timestamp} {value!r} {step}\n".encode()
+        )
+
+    def log_param(self, run_id, param: Param) -> None:
+        key, value = validation.validate_param(param.key, param.value)
+        self._write_param(self._active_run_dir(run_id), run_id, key, value)
+
+    def set_tag(self, run_id, tag: RunTag) -> None:
+        key, value = validation.validate_tag(tag.key, tag.value)
+        self._write_tag(self._active_run_dir(run_id), key, value)
+
+    def delete_tag(self, run_id, key) -> None:
+        validation.validate_key(key, "tag key")
+        run_dir = self._active_run_dir(run_id)
+        try:
+            os.unlink(os.path.join(run_dir, TAGS, key))
+        except FileNotFoundError:
+            raise NotFound(f"No tag with name: {key} in run with id {run_id}") from None
+
+    def get_metric_history(self, run_id, key) -> list[Metric]:
+        validation.validate_key(key, "metric key")
+        run_dir, _ = self._cached_run(run_id)
+        text = read_text(os.path.join(run_dir, METRICS, key))
+        return parse_metric_lines(text, key) if text else []
+
+    # ----------------------------------------------------------------- search
+    def search_runs(
+        self, experiment_ids, filter_string="", view=VIEW_ACTIVE, max_results=1000, order_by=()
+    ):
+        clauses = run_search.parse_filter(filter_string)
+        order_keys = run_search.parse_order_by(order_by)
+        if not isinstance(max_results, int) or not 0 < max_results <= MAX_SEARCH_RESULTS:
+            raise InvalidInput(
+                f"Invalid value {max_results!r} for parameter 'max_results' supplied. "
+                f"It must be a positive integer at most {MAX_SEARCH_RESULTS}."
+            )
+        if view not in (VIEW_ACTIVE, VIEW_DELETED, VIEW_ALL):
+            raise InvalidInput(f"Invalid view '{view}'; use one of active, deleted, all.")
+        if isinstance(experiment_ids, (str, int)):
+            experiment_ids = [experiment_ids]
+        needed = run_search.referenced_keys(clauses, order_keys)
+        candidates: list[tuple[str, Run]] = []
+        for experiment_id in dict.fromkeys(str(e) for e in experiment_ids):
+            try:
+                exp_dir = self._find_experiment_dir(experiment_id)
+            except NotFound:
+                continue
+            for run_dir in self._run_dirs(exp_dir):
+                light = self._light_run(run_dir, view, needed)
+                if light is not None and run_search.run_matches(light, clauses):
+                    candidates.append((run_dir, light))
+        by_id = {light.info.run_id: run_dir for run_dir, light in candidates}
+        ordered = run_search.sort_runs([light for _, light in candidates], order_keys)
+        return [self._load_run(by_id[r.info.run_id], r.info) for r in ordered[:max_results]]
+
+    def _light_run(self, run_dir: str, view: str, needed: dict[str, set[str]]) -> Run | None:
+        """A run with only the metrics, params and tags the search needs."""
+        try:
+            meta = self._read_run_meta(run_dir)
+            if not meta:
+                return None  # being created
+            info = self._run_info_from_meta(run_dir, meta)
+        except (InvalidState, ValueError):
+            return None
+        if view != VIEW_ALL and info.lifecycle_stage != (
+            ACTIVE if view == VIEW_ACTIVE else DELETED
+        ):
+            return None
+        data = RunData()
+        if needed["metric"]:
+            data.metrics = self._read_latest_metrics(run_dir, needed["metric"])
+        for kind, folder, target in (("param", PARAMS, data.params), ("tag", TAGS, data.tags)):
+            for key in needed[kind]:
+                text = read_text(os.path.join(run_dir, folder, key))
+                if text is not None:
+                    target[key] = text
+        if not info.run_name and "run_name" in needed["attribute"]:
+            info.run_name = read_text(os.path.join(run_dir, TAGS, RUN_NAME_TAG)) or ""
+        return Run(info, data)
+
+
+def _param_changed(key: str, old: str | None, new: str, run_id: str) -> InvalidInput:
+    return InvalidInput(
+        f"Changing param values is not allowed. Param with key='{key}' was already logged with "
+        f"value='{old}' for run ID='{run_id}'. Attempted logging new value '{new}'. "
+        "Log the new value under another key or in a new run."
+    )
+
+
+def _check_batch_limits(metrics: Sequence, params: Sequence, tags: Sequence) -> None:
+    limits = (
+        (metrics, validation.MAX_BATCH_METRICS, "metrics"),
+        (params, validation.MAX_BATCH_PARAMS, "params"),
+        (tags, validation.MAX_BATCH_TAGS, "tags"),
+    )
+    for items, limit, what in limits:
+        if len(items) > limit:
+            raise InvalidInput(
+                f"A batch logging request can contain at most {limit} {what}. Got {len(items)} "
+                f"{what}. Please split up {what} across multiple requests and try again."
+            )
+    total = len(metrics) + len(params) + len(tags)
+    if total > validation.MAX_BATCH_METRICS:
+        raise InvalidInput(
+            f"A batch logging request can contain at most {validation.MAX_BATCH_METRICS} metrics, "
+            f"params and tags in total. Got {total}. Split the batch and try again."
+        )

@@ -1,0 +1,581 @@
+"""`Client`: explicit, run-id based access to one tracking store (MlflowClient-like).
+
+The Client validates and normalizes input (keys, values, batch limits,
+run-name rules) and then calls the `TrackingBackend` chosen by URI scheme.
+It holds no state besides the backend, so one Client may be shared by
+threads.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import random
+import re
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from tracking import artifacts as _artifacts
+from tracking.backends import get_backend
+from tracking.backends.base import VIEW_ACTIVE, VIEW_ALL, VIEW_DELETED, TrackingBackend
+from tracking.entities import (
+    STAGES,
+    Experiment,
+    Metric,
+    ModelVersion,
+    Param,
+    RegisteredModel,
+    Run,
+    RunInfo,
+    RunStatus,
+    RunTag,
+)
+from tracking.errors import InvalidInput
+from tracking.tracking_uri import get_tracking_uri, normalize_uri
+from tracking.validation import (
+    MAX_BATCH_METRICS,
+    MAX_BATCH_PARAMS,
+    MAX_BATCH_TAGS,
+    canonical_stage,
+    validate_alias,
+    validate_experiment_id,
+    validate_experiment_name,
+    validate_key,
+    validate_metric,
+    validate_model_name,
+    validate_param,
+    validate_run_id,
+    validate_tag,
+    validate_version,
+)
+
+RUN_NAME_TAG = "mlflow.runName"
+USER_TAG = "mlflow.user"
+MAX_BATCH_TOTAL = 1000
+_VIEWS = {VIEW_ACTIVE, VIEW_DELETED, VIEW_ALL}
+
+# Words for generated run names ("<adjective>-<noun>-<n>", at most 20 chars,
+# the shape MLflow gives unnamed runs).
+_ADJECTIVES = (
+    "amber bold brisk calm clever crisp eager fair gentle glad keen lively lucid merry nimble "
+    "placid quick quiet rapid sunny swift tidy vivid warm wise zesty"
+).split()
+_NOUNS = (
+    "badger bison crane dove eagle falcon ferret finch gecko heron ibis koala lark lemur lynx "
+    "marten newt otter panda quail raven robin seal stoat swan tern vole wren"
+).split()
+
+
+_PLAIN_NUMBERS = (int, float)  # exact types: bool and numpy scalars take the full check
+
+
+@functools.lru_cache(maxsize=4096)
+def _valid_metric_key(key: str) -> bool:
+    validate_key(key, "metric key")  # raises for a bad key; exceptions are not cached
+    return True
+
+
+@functools.lru_cache(maxsize=1024)
+def _valid_run_id(run_id: str) -> bool:
+    validate_run_id(run_id)
+    return True
+
+
+def _known_metric_key(key) -> bool:
+    return type(key) is str and _valid_metric_key(key)
+
+
+def _known_run_id(run_id) -> bool:
+    return type(run_id) is str and _valid_run_id(run_id)
+
+
+def random_run_name() -> str:
+    name = f"{random.choice(_ADJECTIVES)}-{random.choice(_NOUNS)}-{random.randint(0, 1000)}"
+    return name[:20]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _tag_list(tags: Mapping[str, object] | Iterable[RunTag] | None) -> list[RunTag]:
+    if not tags:
+        return []
+    if isinstance(tags, Mapping):
+        items = tags.items()
+    else:
+        items = ((t.key, t.value) for t in tags)
+    return [RunTag(*validate_tag(k, v)) for k, v in items]
+
+
+def _check_batch_limits(metrics: Sequence, params: Sequence, tags: Sequence) -> None:
+    for entity, items, limit in (
+        ("metrics", metrics, MAX_BATCH_METRICS),
+        ("params", params, MAX_BATCH_PARAMS),
+        ("tags", tags, MAX_BATCH_TAGS),
+    ):
+        if len(items) > limit:
+            raise InvalidInput(
+                f"A batch logging request can contain at most {limit} {entity}. Got {len(items)} "
+                f"{entity}. Please split up {entity} across multiple requests and try again."
+            )
+    total = len(metrics) + len(params) + len(tags)
+    if total > MAX_BATCH_TOTAL:
+        raise InvalidInput(
+            f"A batch logging request can contain at most {MAX_BATCH_TOTAL} total entities. Got "
+            f"{total}. Please split the batch across multiple requests and try again."
+        )
+    keys = [p.key for p in params]
+    dupes = sorted({k for k in keys if keys.count(k) > 1})
+    if dupes:
+        raise InvalidInput(
+            f"Duplicate parameter keys have been submitted: {dupes}. Please ensure the request "
+            "contains only one param value per param key."
+        )
+
+
+def _check_view(view: str) -> str:
+    view = str(view).lower()
+    if view not in _VIEWS:
+        raise InvalidInput(f"Invalid view type '{view}': use one of 'active', 'deleted', 'all'.")
+    return view
+
+
+# A deliberately small grammar for experiment / model / version search:
+# `<field> <op> '<value>'` clauses joined by AND.
+_SIMPLE_CLAUSE = re.compile(
+    r"\s*(?P<field>[\w.`]+)\s*(?P<op>=|!=|ILIKE|LIKE)\s*(?P<q>['\"])(?P<value>.*?)(?P=q)\s*",
+    re.IGNORECASE,
+)
+
+
+def _parse_simple_filter(
+    filter_string: str | None, fields: Iterable[str]
+) -> list[tuple[str, str, str]]:
+    if not filter_string or not filter_string.strip():
+        return []
+    allowed = set(fields)
+    clauses = []
+    for part in re.split(r"\s+AND\s+", filter_string.strip(), flags=re.IGNORECASE):
+        m = _SIMPLE_CLAUSE.fullmatch(part)
+        if not m:
+            raise InvalidInput(
+                f"Invalid filter '{filter_string}': expected clauses like name = 'x' or "
+                "name LIKE 'x%' joined by AND."
+            )
+        field = m["field"].replace("`", "")
+        if field not in allowed and not field.startswith("tags."):
+            raise InvalidInput(
+                f"Invalid filter field '{field}': use one of {sorted(allowed)} or tags.<key>."
+            )
+        clauses.append((field, m["op"].upper(), m["value"]))
+    return clauses
+
+
+def _like(pattern: str, value: str, case_insensitive: bool) -> bool:
+    regex = "".join(".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern)
+    flags = re.DOTALL | (re.IGNORECASE if case_insensitive else 0)
+    return re.fullmatch(regex, value, flags) is not None
+
+
+def _matches(get, clauses: list[tuple[str, str, str]]) -> bool:
+    for field, op, expected in clauses:
+        actual = get(field)
+        if actual is None:
+            if op == "!=":
+                continue
+            return False
+        actual = str(actual)
+        ok = {
+            "=": lambda a=actual, e=expected: a == e,
+            "!=": lambda a=actual, e=expected: a != e,
+            "LIKE": lambda a=actual, e=expected: _like(e, a, False),
+            "ILIKE": lambda a=actual, e=expected: _like(e, a, True),
+        }[op]()
+        if not ok:
+            return False
+    return True
+
+
+class Client:
+    """MlflowClient-like access to the store at `tracking_uri` (default:
+    `get_tracking_uri()`)."""
+
+    def __init__(self, tracking_uri: str | os.PathLike | None = None):
+        self.tracking_uri = (
+            get_tracking_uri() if tracking_uri is None else normalize_uri(os.fspath(tracking_uri))
+        )
+        self._backend = get_backend(self.tracking_uri)
+
+    @property
+    def backend(self) -> TrackingBackend:
+        return self._backend
+
+    def __repr__(self) -> str:
+        return f"Client({self.tracking_uri!r})"
+
+    # -- experiments -------------------------------------------------------
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: Mapping[str, str] | None = None
+    ) -> str:
+        validate_experiment_name(name)
+        if artifact_location is not None and str(artifact_location).startswith("runs:"):
+            raise InvalidInput(
+                f"Artifact location cannot be a runs:/ URI. Given: '{artifact_location}'"
+            )
+        clean_tags = {t.key: t.value for t in _tag_list(tags)}
+        return self._backend.create_experiment(name, artifact_location, clean_tags or None)
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        return self._backend.get_experiment(validate_experiment_id(str(experiment_id)))
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        return self._backend.get_experiment_by_name(validate_experiment_name(name))
+
+    def search_experiments(
+        self,
+        view_type: str = VIEW_ACTIVE,
+        max_results: int | None = None,
+        filter_string: str | None = None,
+    ) -> list[Experiment]:
+        """Experiments in the view, filtered by `name`/`tags.<k>` clauses
+        (=, !=, LIKE, ILIKE joined by AND), newest first."""
+        clauses = _parse_simple_filter(filter_string, ("name", "experiment_id", "lifecycle_stage"))
+        experiments = self._backend.list_experiments(_check_view(view_type))
+
+        def getter(exp):
+            def get(field):
+                if field.startswith("tags."):
+                    return exp.tags.get(field[5:])
+                return getattr(exp, field)
+
+            return get
+
+        found = [e for e in experiments if _matches(getter(e), clauses)]
+        found.sort(key=lambda e: (-(e.creation_time or 0), e.experiment_id))
+        return found if max_results is None else found[:max_results]
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        self._backend.delete_experiment(validate_experiment_id(str(experiment_id)))
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self._backend.restore_experiment(validate_experiment_id(str(experiment_id)))
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
+        key, value = validate_tag(key, value)
+        self._backend.set_experiment_tag(validate_experiment_id(str(experiment_id)), key, value)
+
+    # -- runs --------------------------------------------------------------
+    def create_run(
+        self,
+        experiment_id: str,
+        run_name: str | None = None,
+        tags: Mapping[str, str] | Iterable[RunTag] | None = None,
+        start_time: int | None = None,
+    ) -> Run:
+        """A RUNNING run. The name is `run_name`, else the `mlflow.runName`
+        tag, else a generated one; it is stored in both places."""
+        validate_experiment_id(str(experiment_id))
+        tag_list = _tag_list(tags)
+        by_key = {t.key: t.value for t in tag_list}
+        tag_name = by_key.get(RUN_NAME_TAG)
+        if run_name is not None and tag_name is not None and run_name != tag_name:
+            raise InvalidInput(
+                "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with "
+                f"different values (run_name='{run_name}', mlflow.runName='{tag_name}'). "
+                "Give only one of them."
+            )
+        name = run_name or tag_name or random_run_name()
+        if tag_name is None:
+            tag_list.append(RunTag(RUN_NAME_TAG, name))
+        user = by_key.get(USER_TAG) or "unknown"
+        return self._backend.create_run(
+            str(experiment_id),
+            user_id=user,
+            start_time=now_ms() if start_time is None else int(start_time),
+            run_name=name,
+            tags=tag_list,
+        )
+
+    def get_run(self, run_id: str) -> Run:
+        return self._backend.get_run(validate_run_id(run_id))
+
+    def update_run(
+        self, run_id: str, status: RunStatus | str | None = None, name: str | None = None
+    ) -> RunInfo:
+        parsed = None if status is None else parse_status(status)
+        end = now_ms() if parsed is not None and parsed.is_terminal else None
+        return self._backend.update_run(validate_run_id(run_id), parsed, end, name)
+
+    def set_terminated(
+        self, run_id: str, status: RunStatus | str = "FINISHED", end_time: int | None = None
+    ) -> RunInfo:
+        parsed = parse_status(status)
+        if not parsed.is_terminal:
+            raise InvalidInput(
+                f"set_terminated needs a terminal status, got '{parsed.name}'. "
+                "Use FINISHED, FAILED or KILLED."
+            )
+        return self._backend.update_run(
+            validate_run_id(run_id), parsed, now_ms() if end_time is None else int(end_time)
+        )
+
+    def delete_run(self, run_id: str) -> None:
+        self._backend.delete_run(validate_run_id(run_id))
+
+    def restore_run(self, run_id: str) -> None:
+        self._backend.restore_run(validate_run_id(run_id))
+
+    def log_param(self, run_id: str, key: str, value) -> object:
+        key, text = validate_param(key, value)
+        self._backend.log_param(validate_run_id(run_id), Param(key, text))
+        return value
+
+    def log_metric(
+        self,
+        run_id: str,
+        key: str,
+        value: float,
+        timestamp: int | None = None,
+        step: int | None = 0,
+    ) -> None:
+        ts = now_ms() if timestamp is None else timestamp
+        step = 0 if step is None else step
+        # Training loops log the same few keys into the same run thousands of
+        # times: plain ints/floats with an already-checked key and run id skip
+        # straight to the backend (which checks again anyway).
+        if (
+            type(value) in _PLAIN_NUMBERS
+            and type(ts) is int
+            and type(step) is int
+            and ts >= 0
+            and _known_metric_key(key)
+            and _known_run_id(run_id)
+        ):
+            self._backend.log_metric(run_id, Metric(key, float(value), ts, step))
+            return
+        key, fvalue, ts, st = validate_metric(key, value, ts, step)
+        self._backend.log_metric(validate_run_id(run_id), Metric(key, fvalue, ts, st))
+
+    def set_tag(self, run_id: str, key: str, value) -> None:
+        self._backend.set_tag(validate_run_id(run_id), RunTag(*validate_tag(key, value)))
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        validate_key(key, "tag key")
+        self._backend.delete_tag(validate_run_id(run_id), key)
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> None:
+        """At most 1000 metrics, 100 params, 100 tags (1000 items in all); on
+        any invalid item nothing is written."""
+        metrics, params, tags = list(metrics or ()), list(params or ()), list(tags or ())
+        _check_batch_limits(metrics, params, tags)
+        clean_metrics = [
+            Metric(*validate_metric(m.key, m.value, m.timestamp, m.step)) for m in metrics
+        ]
+        clean_params = [Param(*validate_param(p.key, p.value)) for p in params]
+        clean_tags = [RunTag(*validate_tag(t.key, t.value)) for t in tags]
+        self._backend.log_batch(validate_run_id(run_id), clean_metrics, clean_params, clean_tags)
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        validate_key(key, "metric key")
+        return self._backend.get_metric_history(validate_run_id(run_id), key)
+
+    def search_runs(
+        self,
+        experiment_ids: str | Sequence[str],
+        filter_string: str = "",
+        run_view_type: str = VIEW_ACTIVE,
+        max_results: int = 1000,
+        order_by: Sequence[str] | None = None,
+    ) -> list[Run]:
+        if isinstance(experiment_ids, str):
+            experiment_ids = [experiment_ids]
+        ids = [validate_experiment_id(str(e)) for e in experiment_ids]
+        if not isinstance(max_results, int) or isinstance(max_results, bool) or max_results < 1:
+            raise InvalidInput(f"max_results must be a positive integer, got {max_results!r}.")
+        if max_results > 50_000:
+            raise InvalidInput(
+                f"max_results {max_results} is above the limit of 50000; narrow the filter."
+            )
+        return self._backend.search_runs(
+            ids, filter_string or "", _check_view(run_view_type), max_results, list(order_by or ())
+        )
+
+    # -- artifacts -----------------------------------------------------------
+    def _artifact_uri(self, run_id: str) -> str:
+        return self.get_run(run_id).info.artifact_uri
+
+    def artifact_path(self, run_id: str, path: str = "") -> Path:
+        """Local path of the run's artifact directory (or of `path` inside it)."""
+        return _artifacts.resolve(_artifacts.artifact_root(self._artifact_uri(run_id)), path)
+
+    def log_artifact(self, run_id: str, local_path, artifact_path: str | None = None) -> str:
+        return _artifacts.log_artifact(self._artifact_uri(run_id), local_path, artifact_path)
+
+    def log_artifacts(self, run_id: str, local_dir, artifact_path: str | None = None) -> list[str]:
+        return _artifacts.log_artifacts(self._artifact_uri(run_id), local_dir, artifact_path)
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> str:
+        return _artifacts.log_text(self._artifact_uri(run_id), text, artifact_file)
+
+    def log_dict(self, run_id: str, dictionary: dict, artifact_file: str) -> str:
+        return _artifacts.log_dict(self._artifact_uri(run_id), dictionary, artifact_file)
+
+    def list_artifacts(self, run_id: str, path: str = "") -> list[_artifacts.FileInfo]:
+        return _artifacts.list_artifacts(self._artifact_uri(run_id), path)
+
+    def download_artifacts(self, run_id: str, path: str = "", dst_path=None) -> Path:
+        return _artifacts.download_artifacts(self._artifact_uri(run_id), path, dst_path)
+
+    # -- registry ------------------------------------------------------------
+    def create_registered_model(
+        self, name: str, tags: Mapping[str, str] | None = None, description: str | None = None
+    ) -> RegisteredModel:
+        clean = {t.key: t.value for t in _tag_list(tags)}
+        return self._backend.create_registered_model(
+            validate_model_name(name), clean or None, description
+        )
+
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        return self._backend.get_registered_model(validate_model_name(name))
+
+    def search_registered_models(
+        self, filter_string: str | None = None, max_results: int | None = None
+    ) -> list[RegisteredModel]:
+        """Registered models matching `name`/`tags.<k>` clauses, by name."""
+        clauses = _parse_simple_filter(filter_string, ("name",))
+
+        def getter(model):
+            return lambda f: model.tags.get(f[5:]) if f.startswith("tags.") else getattr(model, f)
+
+        found = [m for m in self._backend.list_registered_models() if _matches(getter(m), clauses)]
+        found.sort(key=lambda m: m.name)
+        return found if max_results is None else found[:max_results]
+
+    def update_registered_model(self, name: str, description: str) -> RegisteredModel:
+        return self._backend.update_registered_model(validate_model_name(name), description)
+
+    def delete_registered_model(self, name: str) -> None:
+        self._backend.delete_registered_model(validate_model_name(name))
+
+    def set_registered_model_tag(self, name: str, key: str, value) -> None:
+        key, value = validate_tag(key, value)
+        self._backend.set_registered_model_tag(validate_model_name(name), key, value)
+
+    def delete_registered_model_tag(self, name: str, key: str) -> None:
+        self._backend.delete_registered_model_tag(validate_model_name(name), key)
+
+    def create_model_version(
+        self,
+        name: str,
+        source: str,
+        run_id: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        description: str | None = None,
+    ) -> ModelVersion:
+        if not source:
+            raise InvalidInput(
+                "Missing value for required parameter 'source': give the model's URI."
+            )
+        if run_id is not None:
+            validate_run_id(run_id)
+        clean = {t.key: t.value for t in _tag_list(tags)}
+        return self._backend.create_model_version(
+            validate_model_name(name), str(source), run_id, clean or None, description
+        )
+
+    def get_model_version(self, name: str, version) -> ModelVersion:
+        return self._backend.get_model_version(validate_model_name(name), validate_version(version))
+
+    def search_model_versions(
+        self, filter_string: str | None = None, name: str | None = None
+    ) -> list[ModelVersion]:
+        """Versions (newest first) matching `name`, `run_id`, `source`,
+        `current_stage` or `tags.<k>` clauses; `name=` is a shortcut."""
+        clauses = _parse_simple_filter(filter_string, ("name", "run_id", "source", "current_stage"))
+        exact = name
+        for field, op, value in clauses:
+            if field == "name" and op == "=":
+                exact = value
+        versions = self._backend.search_model_versions(
+            validate_model_name(exact) if exact is not None else None
+        )
+        if name is not None:
+            versions = [v for v in versions if v.name == name]
+
+        def getter(mv):
+            return lambda f: mv.tags.get(f[5:]) if f.startswith("tags.") else getattr(mv, f)
+
+        return [v for v in versions if _matches(getter(v), clauses)]
+
+    def get_latest_versions(
+        self, name: str, stages: Sequence[str] | None = None
+    ) -> list[ModelVersion]:
+        """Per stage, the highest version in it (all stages when `stages` is empty)."""
+        wanted = [canonical_stage(s) for s in stages] if stages else list(STAGES)
+        best: dict[str, ModelVersion] = {}
+        for mv in self._backend.search_model_versions(validate_model_name(name)):
+            if mv.current_stage in wanted and (
+                mv.current_stage not in best or mv.version > best[mv.current_stage].version
+            ):
+                best[mv.current_stage] = mv
+        return sorted(best.values(), key=lambda mv: mv.version)
+
+    def update_model_version(self, name: str, version, description: str) -> ModelVersion:
+        return self._backend.update_model_version(
+            validate_model_name(name), validate_version(version), description
+        )
+
+    def delete_model_version(self, name: str, version) -> None:
+        self._backend.delete_model_version(validate_model_name(name), validate_version(version))
+
+    def transition_model_version_stage(
+        self, name: str, version, stage: str, archive_existing_versions: bool = False
+    ) -> ModelVersion:
+        return self._backend.transition_model_version_stage(
+            validate_model_name(name),
+            validate_version(version),
+            canonical_stage(stage),
+            bool(archive_existing_versions),
+        )
+
+    def set_model_version_tag(self, name: str, version, key: str, value) -> None:
+        key, value = validate_tag(key, value)
+        self._backend.set_model_version_tag(
+            validate_model_name(name), validate_version(version), key, value
+        )
+
+    def delete_model_version_tag(self, name: str, version, key: str) -> None:
+        self._backend.delete_model_version_tag(
+            validate_model_name(name), validate_version(version), key
+        )
+
+    def set_registered_model_alias(self, name: str, alias: str, version) -> None:
+        self._backend.set_registered_model_alias(
+            validate_model_name(name), validate_alias(alias), validate_version(version)
+        )
+
+    def delete_registered_model_alias(self, name: str, alias: str) -> None:
+        self._backend.delete_registered_model_alias(
+            validate_model_name(name), validate_alias(alias)
+        )
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        return self._backend.get_model_version_by_alias(
+            validate_model_name(name), validate_alias(alias)
+        )
+
+
+def parse_status(status: RunStatus | str | int) -> RunStatus:
+    try:
+        return RunStatus.parse(status)
+    except (KeyError, ValueError):
+        names = ", ".join(s.name for s in RunStatus)
+        raise InvalidInput(f"Invalid run status '{status}': use one of {names}.") from None

@@ -1,0 +1,57 @@
+"""`register_model`: a model URI becomes a new version of a registered model.
+
+The URI is resolved and the model checked (an MLmodel file, and its file
+digests when it has a manifest) *before* the version is created, so a
+broken model never gets a version. The version's `source` is the URI as
+given (as MLflow stores it), its `run_id` comes from a runs:/ URI, and the
+sha256 of the model's manifest is pinned as a version tag so a later load
+through the registry notices a model directory rewritten wholesale.
+"""
+
+from __future__ import annotations
+
+from tracking.entities import ModelVersion
+from tracking.errors import InvalidInput, NotFound
+from tracking.models import integrity
+from tracking.models.mlmodel import read_mlmodel
+from tracking.uris import _client, resolve_model_uri
+
+# Version tag holding the sha256 of `mlcadence-manifest.json` at registration.
+MANIFEST_DIGEST_TAG = "mlcadence.manifest_sha256"
+
+
+def register_model(
+    model_uri: str,
+    name: str,
+    tags: dict[str, str] | None = None,
+    description: str | None = None,
+    client=None,
+) -> ModelVersion:
+    """Create version N+1 of `name` (the registered model is created when
+    missing) pointing at `model_uri`."""
+    client = _client(client)
+    resolved = resolve_model_uri(model_uri, client)
+    model_dir = resolved.local_path
+    if not model_dir.exists():
+        raise NotFound(
+            f"Cannot register '{model_uri}': could not find an \"MLmodel\" configuration file "
+            f'at "{model_dir}". Log or save the model first, then register its URI.'
+        )
+    if not model_dir.is_dir():
+        raise InvalidInput(
+            f"Cannot register '{model_uri}': it resolves to '{model_dir}', which is not a "
+            "directory. Log or save the model first, then register its URI."
+        )
+    read_mlmodel(model_dir)  # NotFound / InvalidInput when it is not a model
+    version_tags = dict(tags or {})
+    if integrity.has_manifest(model_dir):
+        integrity.verify(model_dir)
+        version_tags[MANIFEST_DIGEST_TAG] = integrity.manifest_digest(model_dir)
+    run_id = resolved.run_id
+    return client.create_model_version(
+        name,
+        source=str(model_uri),
+        run_id=run_id,
+        tags=version_tags or None,
+        description=description,
+    )

@@ -1,0 +1,98 @@
+"""Where tracking data lives, and the environment a run hands to subprocesses.
+
+Resolution order (as MLflow's): the value given to `set_tracking_uri()`, then
+`MLCADENCE_TRACKING_URI`, then `./mlruns`. The environment is read at call
+time (not cached) so that a changed variable takes effect at once. This module
+is the one place in `tracking` that reads process environment variables.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+# Not settings of their own: they identify one run for one child process
+# (the MLflow `MLFLOW_RUN_ID` / `MLFLOW_EXPERIMENT_ID` convention).
+RUN_ID_ENV = "MLCADENCE_RUN_ID"
+EXPERIMENT_ID_ENV = "MLCADENCE_EXPERIMENT_ID"
+TRACKING_URI_ENV = "MLCADENCE_TRACKING_URI"
+
+_lock = threading.Lock()
+_explicit_uri: str | None = None
+
+
+def _has_scheme(uri: str) -> bool:
+    # One-letter "schemes" are Windows drive letters, not schemes.
+    return len(urlparse(uri).scheme) > 1
+
+
+def normalize_uri(uri: str) -> str:
+    """Plain paths become absolute so a later chdir cannot move the store;
+    URIs with a scheme are kept as given."""
+    uri = str(uri)
+    if _has_scheme(uri):
+        return uri
+    return str(Path(uri).expanduser().absolute())
+
+
+def set_tracking_uri(uri: str | os.PathLike | None) -> None:
+    """Use `uri` for this process from now on; None goes back to env/default."""
+    global _explicit_uri
+    with _lock:
+        _explicit_uri = None if uri is None else normalize_uri(os.fspath(uri))
+
+
+def get_tracking_uri() -> str:
+    with _lock:
+        explicit = _explicit_uri
+    if explicit is not None:
+        return explicit
+    # A fresh Settings() reads the environment now; get_settings() is cached.
+    return normalize_uri(_settings().tracking_uri)
+
+
+def default_experiment_name() -> str | None:
+    return _settings().experiment_name
+
+
+def _settings():
+    # Imported on first use: pydantic-settings costs ~0.2 s, which a script
+    # that only imports `tracking` should not pay.
+    from mlcadence.settings import Settings
+
+    return Settings()
+
+
+def env_run_id() -> str | None:
+    return os.environ.get(RUN_ID_ENV) or None
+
+
+def env_experiment_id() -> str | None:
+    return os.environ.get(EXPERIMENT_ID_ENV) or None
+
+
+def is_file_store_uri(uri: str) -> bool:
+    return urlparse(uri).scheme in ("", "file") or not _has_scheme(uri)
+
+
+def mlflow_tracking_uri(uri: str) -> str:
+    """The URI MLflow's client expects for the same store: a file:// URI for
+    file stores (MLflow reads our layout), other URIs unchanged."""
+    if _has_scheme(uri):
+        return uri
+    return Path(uri).absolute().as_uri()
+
+
+def run_environment(run_id: str, experiment_id: str, tracking_uri: str) -> dict[str, str]:
+    """Variables that make a child process log into `run_id` — ours and
+    MLflow's names, so an entry point written for either finds its run."""
+    return {
+        RUN_ID_ENV: run_id,
+        TRACKING_URI_ENV: tracking_uri,
+        EXPERIMENT_ID_ENV: experiment_id,
+        "MLFLOW_RUN_ID": run_id,
+        "MLFLOW_TRACKING_URI": mlflow_tracking_uri(tracking_uri),
+        "MLFLOW_EXPERIMENT_ID": experiment_id,
+    }
