@@ -14,12 +14,12 @@ What was changed in MLflow's generated Dockerfile, and why (nothing else is):
   2. After FROM: `RUN python3 -m venv /opt/venv` and `ENV PATH=/opt/venv/bin:$PATH`:
      the Debian base has `python3` but no `python`/`pip` on PATH (python:slim has
      both in /usr/local/bin); PEP 668 forbids pip into Debian's system Python.
-  3. `ENV PIP_NO_INDEX=1 PIP_FIND_LINKS=http://127.0.0.1:<port>/` before
-     `pip install mlflow==3.17.2`: containers here cannot use pip over HTTPS, so
-     the same host-built wheelhouse trick is used, served over HTTP from the host
-     to a `--network host` build (not COPY'd, so no wheel layer inflates MLflow's
-     image). `_install_pyfunc_deps` (pip install of the model's requirements)
-     uses the same variables.
+  3. `COPY wheels/ /tmp/wheels/` and `ENV PIP_NO_INDEX=1 PIP_FIND_LINKS=/tmp/wheels`
+     before `pip install mlflow==3.17.2`: containers here cannot use pip over
+     HTTPS, so MLflow gets the same host-built wheelhouse trick (mlflow,
+     gunicorn[gevent] and the model's requirements and python_env build
+     dependencies, which `_install_pyfunc_deps` installs). That COPY layer's
+     size (from `docker history`) is subtracted from MLflow's image size.
 apt-get (nginx) runs unchanged over HTTP against the Debian mirror in the base.
 """
 
@@ -90,28 +90,6 @@ def build_ours(model_uri: str, store: str, base: str, cache: Path, nocache: bool
 # ---------------------------------------------------------------- MLflow
 
 
-def serve_wheelhouse(directory: Path) -> tuple[subprocess.Popen, int]:
-    from projects.docker_deploy import free_port
-
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "http.server",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--directory",
-            str(directory),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    time.sleep(0.5)
-    return proc, port
-
-
 def mlflow_wheelhouse(model_dir: Path, dest: Path) -> float:
     """Wheels for `pip install mlflow`, and for `_install_pyfunc_deps`, which
     installs the model's python_env.yaml build_dependencies (pip, setuptools,
@@ -142,7 +120,7 @@ def mlflow_wheelhouse(model_dir: Path, dest: Path) -> float:
     return time.perf_counter() - t0
 
 
-def mlflow_context(model_dir: Path, out: Path, base: str, wheel_port: int) -> None:
+def mlflow_context(model_dir: Path, out: Path, base: str, wheels: Path) -> None:
     env = dict(os.environ, MLFLOW_ALLOW_FILE_STORE="true")
     subprocess.run(
         ["mlflow", "models", "generate-dockerfile", "-m", str(model_dir), "-d", str(out)],
@@ -161,12 +139,23 @@ def mlflow_context(model_dir: Path, out: Path, base: str, wheel_port: int) -> No
     assert n == 1, "MLflow's Dockerfile changed: no FROM python:... line"
     text, n = re.subn(
         r"^RUN pip install mlflow",
-        f"ENV PIP_NO_INDEX=1 PIP_FIND_LINKS=http://127.0.0.1:{wheel_port}/\nRUN pip install mlflow",
+        "COPY wheels/ /tmp/wheels/\nENV PIP_NO_INDEX=1 PIP_FIND_LINKS=/tmp/wheels\n"
+        "RUN pip install mlflow",
         text,
         flags=re.M,
     )
     assert n == 1, "MLflow's Dockerfile changed: no `RUN pip install mlflow` line"
     dockerfile.write_text(text)
+    shutil.copytree(wheels, out / "wheels")
+
+
+def wheel_layer(client, tag: str) -> int:
+    """Size of the layer that COPYs the wheelhouse into MLflow's image; it is
+    subtracted from MLflow's size (a build with network access has no such layer)."""
+    for layer in client.images.get(tag).history():
+        if "COPY dir:" in layer.get("CreatedBy", "") and layer.get("Size", 0) > 10_000_000:
+            return int(layer["Size"])
+    raise RuntimeError("no wheelhouse COPY layer found in MLflow's image")
 
 
 def build_mlflow(client, context: Path, tag: str, nocache: bool) -> float:
@@ -179,7 +168,6 @@ def build_mlflow(client, context: Path, tag: str, nocache: bool) -> float:
         forcerm=True,
         decode=True,
         nocache=nocache,
-        network_mode="host",
     ):
         log.append(chunk.get("stream", ""))
         if "error" in chunk:
@@ -210,7 +198,6 @@ def main() -> None:
     v2 = train_and_register(store, name, 2)
     model_dirs = {v: Path(resolve_model_uri(v, Client(store)).local_path) for v in (v1, v2)}
     results: dict[str, dict[str, float]] = {"ours": {}, "mlflow": {}}
-    server = None
     try:
         # -- ours: cold (empty wheel cache, no layer cache), then warm v2
         cache = work / "cache"
@@ -220,24 +207,22 @@ def main() -> None:
         image2, t = build_ours(v2, store, base, cache, nocache=False)
         results["ours"]["warm_s"] = t
         results["ours"]["warm_size"] = image_size(client, image2.tags[0])
+        print("ours:", results["ours"], flush=True)
 
         # -- MLflow: cold (empty wheelhouse + no layer cache), then warm v2
         wheels = work / "mlflow-wheels"
         wheels.mkdir()
         prep = mlflow_wheelhouse(model_dirs[v1], wheels)
-        server, port = serve_wheelhouse(wheels)
         ctx1, ctx2 = work / "mlflow-ctx1", work / "mlflow-ctx2"
-        mlflow_context(model_dirs[v1], ctx1, base, port)
-        mlflow_context(model_dirs[v2], ctx2, base, port)
+        mlflow_context(model_dirs[v1], ctx1, base, wheels)
+        mlflow_context(model_dirs[v2], ctx2, base, wheels)
         tag1, tag2 = f"mlflow-{name}:1", f"mlflow-{name}:2"
         results["mlflow"]["cold_s"] = prep + build_mlflow(client, ctx1, tag1, nocache=True)
-        results["mlflow"]["size"] = image_size(client, tag1)
+        results["mlflow"]["size"] = image_size(client, tag1) - wheel_layer(client, tag1)
+        print("mlflow cold:", results["mlflow"], flush=True)
         results["mlflow"]["warm_s"] = build_mlflow(client, ctx2, tag2, nocache=False)
-        results["mlflow"]["warm_size"] = image_size(client, tag2)
+        results["mlflow"]["warm_size"] = image_size(client, tag2) - wheel_layer(client, tag2)
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait()
         if not args.keep:
             for tag in (f"{name}:1", f"{name}:2", f"mlflow-{name}:1", f"mlflow-{name}:2"):
                 try:

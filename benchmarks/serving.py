@@ -174,12 +174,19 @@ def main() -> None:
     p.add_argument("--cold-starts", type=int, default=1)
     p.add_argument("--skip-mlflow", action="store_true")
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument(
+        "--no-fast-path",
+        action="store_true",
+        help="mlcadence uses scikit-learn's own forest predict (no serving.fastpath)",
+    )
     args = p.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install -y wrk")
     workdir = Path(tempfile.mkdtemp(prefix="mlcadence-bench-"))
     model = make_model(workdir)
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "MLFLOW_ALLOW_FILE_STORE": "true"}
+    if args.no_fast_path:
+        env["MLCADENCE_SERVING_FAST_PATH"] = "0"
     results = []
     port = free_port()
     if not args.skip_mlflow:
@@ -210,8 +217,11 @@ def main() -> None:
         )
     port = free_port()
     # The user-facing command, like `mlflow models serve` (falls back to the module).
-    ours = [shutil.which("mlcadence"), "serve"] if shutil.which("mlcadence") else [
-        sys.executable, "-m", "serving.server"]
+    ours = (
+        [shutil.which("mlcadence"), "serve"]
+        if shutil.which("mlcadence")
+        else [sys.executable, "-m", "serving.server"]
+    )
     results.append(
         measure(
             "mlcadence",
@@ -233,9 +243,7 @@ def main() -> None:
         )
     )
 
-    print(
-        f"\nmodel: RandomForestClassifier(50 trees), 14 binary features; body: {BODY[:60]}..."
-    )
+    print(f"\nmodel: RandomForestClassifier(50 trees), 14 binary features; body: {BODY[:60]}...")
     header = ("server", "conns", "req/s", "p50 ms", "p99 ms", "non-2xx")
     print("{:<10} {:>5} {:>10} {:>9} {:>9} {:>8}".format(*header))
     for r in results:

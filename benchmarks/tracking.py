@@ -242,7 +242,10 @@ def measure(
             return times
 
 
-def bench_store(store: Store, sizes: Sizes, big_exp: str, log) -> list[Result]:
+WORKLOADS = ("log_metric", "log_batch", "small_runs", "search")
+
+
+def bench_store(store: Store, sizes: Sizes, big_exp: str, log, workloads=WORKLOADS) -> list[Result]:
     results = []
     exp = store.new_experiment(f"bench-{store.label}")
 
@@ -256,8 +259,9 @@ def bench_store(store: Store, sizes: Sizes, big_exp: str, log) -> list[Result]:
         for i in range(n):
             store.log_metric(run_id, "m", i * 0.1, T0 + i, i)
 
-    record(f"log_metric x{n}", n, "metrics/s",
-           measure(lambda: store.create_run(exp), log_metrics_one_by_one, sizes))  # fmt: skip
+    if "log_metric" in workloads:
+        times = measure(lambda: store.create_run(exp), log_metrics_one_by_one, sizes)
+        record(f"log_metric x{n}", n, "metrics/s", times)
 
     total = sizes.batch_metrics
 
@@ -271,8 +275,9 @@ def bench_store(store: Store, sizes: Sizes, big_exp: str, log) -> list[Result]:
         for chunk in chunks:
             store.log_batch(run_id, chunk)
 
-    record(f"log_batch {total} (1000/call)", total, "metrics/s",
-           measure(batch_setup, log_batches, sizes))  # fmt: skip
+    if "log_batch" in workloads:
+        times = measure(batch_setup, log_batches, sizes)
+        record(f"log_batch {total} (1000/call)", total, "metrics/s", times)
 
     small = sizes.small_runs
     small_exps = []
@@ -291,8 +296,9 @@ def bench_store(store: Store, sizes: Sizes, big_exp: str, log) -> list[Result]:
             store.log_metric(rid, "m2", rng.random(), T0 + i, 0)
             store.terminate(rid)
 
-    record(f"{small} runs (2p+2m)", small, "runs/s",
-           measure(small_setup, small_runs, sizes))  # fmt: skip
+    if "small_runs" in workloads:
+        times = measure(small_setup, small_runs, sizes)
+        record(f"{small} runs (2p+2m)", small, "runs/s", times)
 
     counts = {}
 
@@ -302,10 +308,15 @@ def bench_store(store: Store, sizes: Sizes, big_exp: str, log) -> list[Result]:
 
         return timed
 
-    record(f"search {small} runs", 1, "searches/s",
-           measure(lambda: None, search(small_exps[-1], "small"), sizes))  # fmt: skip
-    record(f"search {sizes.big_runs} runs", 1, "searches/s",
-           measure(lambda: None, search(big_exp, "big"), sizes))  # fmt: skip
+    if "search" not in workloads:
+        return results
+    if not small_exps:  # small-run workload skipped: same shape of runs, via the fast path
+        small_exps.append(store.new_experiment(f"small-{store.label}"))
+        store.populate(small_exps[-1], run_specs(small, seed=3))
+    times = measure(lambda: None, search(small_exps[-1], "small"), sizes)
+    record(f"search {small} runs", 1, "searches/s", times)
+    times = measure(lambda: None, search(big_exp, "big"), sizes)
+    record(f"search {sizes.big_runs} runs", 1, "searches/s", times)
     log(f"  {store.label:<14} matches: small={counts['small']} big={counts['big']}")
     return results
 
@@ -381,6 +392,11 @@ def main(argv=None) -> int:
     parser.add_argument("--stores", default="ours-file,mlflow-file,ours-sql,mlflow-sql",
                         help="Comma-separated subset of stores to run.")  # fmt: skip
     parser.add_argument("--big-runs", type=int, help="Runs in the large search (default 10000).")
+    parser.add_argument(
+        "--workloads",
+        default=",".join(WORKLOADS),
+        help=f"Comma-separated subset of {', '.join(WORKLOADS)}.",
+    )
     parser.add_argument("--keep", action="store_true", help="Keep the temporary stores.")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else Sizes()
@@ -424,7 +440,7 @@ def main(argv=None) -> int:
                 file_copy_source = work / "ours-file" / big_exp
             log(f"{label}: populated {sizes.big_runs} runs in {time.perf_counter() - start:.1f}s "
                 "(not measured)")  # fmt: skip
-            results += bench_store(store, sizes, big_exp, log)
+            results += bench_store(store, sizes, big_exp, log, args.workloads.split(","))
         ok = report(results, sizes)
     finally:
         if args.keep:

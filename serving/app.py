@@ -146,7 +146,12 @@ def create_app(
             warm_up(model)
         except Exception as exc:
             if not is_moving_uri(uri):
-                raise
+                if isinstance(exc, ServingError):
+                    raise
+                raise ModelLoadError(
+                    f"Model {uri!r} loaded but failed its warm-up prediction: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
             log.warning("starting without a model, will retry: %s", getattr(exc, "message", exc))
             model = None
     if model is not None:

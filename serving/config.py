@@ -1,8 +1,7 @@
 """The scoring server's knobs, as one plain dataclass.
 
-Defaults come from `mlcadence.settings` where a setting exists there
-(`serving_token`); the serving-specific knobs not yet in the settings module
-are read from `MLCADENCE_SERVING_*` environment variables here and only here.
+Defaults come from `mlcadence.settings` (the `MLCADENCE_SERVING_*`
+variables); explicit arguments win over them.
 """
 
 from __future__ import annotations
@@ -11,14 +10,16 @@ import json
 import os
 from dataclasses import asdict, dataclass, field, fields
 
-# Environment variable -> (field, parser). Kept as data so the CLI help, the
-# README and this table cannot drift apart.
-ENV_FIELDS: dict[str, tuple[str, type]] = {
-    "MLCADENCE_SERVING_BATCH_MAX_SIZE": ("batch_max_size", int),
-    "MLCADENCE_SERVING_BATCH_MAX_WAIT_MS": ("batch_max_wait_ms", float),
-    "MLCADENCE_SERVING_TIMEOUT": ("timeout", float),
-    "MLCADENCE_SERVING_MAX_BODY_BYTES": ("max_body_bytes", int),
-    "MLCADENCE_SERVING_RELOAD_INTERVAL": ("reload_interval", float),
+from mlcadence.settings import Settings
+
+# ServerConfig field -> the setting (mlcadence.settings) that supplies it.
+SETTING_FIELDS: dict[str, str] = {
+    "batch_max_size": "serving_batch_max_size",
+    "batch_max_wait_ms": "serving_batch_max_wait_ms",
+    "timeout": "serving_timeout",
+    "max_body_bytes": "serving_max_body_bytes",
+    "reload_interval": "serving_reload_interval",
+    "token": "serving_token",
 }
 
 # The whole config travels to worker processes (uvicorn --workers, detached
@@ -57,11 +58,10 @@ class ServerConfig:
         raw = os.environ.get(CONFIG_ENV)
         if raw:
             values.update(json.loads(raw))
-        for var, (name, parse) in ENV_FIELDS.items():
-            if var in os.environ and name not in values:
-                values[name] = parse(os.environ[var])
-        if "token" not in values:
-            values["token"] = _settings_token()
+        settings = Settings()  # read now, not cached: deployments set env per process
+        for name, setting in SETTING_FIELDS.items():
+            if setting in settings.model_fields_set and name not in values:
+                values[name] = getattr(settings, setting)
         values.update({k: v for k, v in overrides.items() if v is not None})
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
@@ -70,9 +70,7 @@ class ServerConfig:
         return json.dumps(asdict(self))
 
 
-def _settings_token() -> str | None:
-    try:
-        from mlcadence.settings import get_settings
-    except ImportError:  # serving used as a library without the CLI package
-        return os.environ.get("MLCADENCE_SERVING_TOKEN") or None
-    return get_settings().serving_token or None
+def fast_path_enabled() -> bool:
+    """MLCADENCE_SERVING_FAST_PATH=0 turns off the verified tree-ensemble fast
+    path (serving.fastpath), e.g. to compare against the estimator's predict."""
+    return Settings().serving_fast_path

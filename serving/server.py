@@ -111,7 +111,7 @@ def serve(config: ServerConfig) -> None:
     if config.workers > 1:
         from uvicorn.supervisors import Multiprocess
 
-        Multiprocess(uv_config, target=server.run, sockets=sockets).run()
+        Multiprocess(uv_config, sockets=sockets).run()
     else:
         server.run(sockets=sockets)
         if not server.started:

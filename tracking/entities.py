@@ -20,7 +20,7 @@ class RunStatus(IntEnum):
     KILLED = 5
 
     @classmethod
-    def parse(cls, value: "RunStatus | str | int") -> "RunStatus":
+    def parse(cls, value: RunStatus | str | int) -> RunStatus:
         if isinstance(value, RunStatus):
             return value
         if isinstance(value, int):

@@ -29,20 +29,24 @@ def validate_key(key: str, what: str = "key") -> str:
     """Metric, param and tag keys double as file names in the file store, so a
     key must not be able to name any other path (`../x`, `/etc`, `a//b`)."""
     if key is None or key == "":
-        raise InvalidInput(f"Invalid value \"\" for parameter '{what}' supplied: A key name must be provided.")
+        raise InvalidInput(
+            f"Invalid value \"\" for parameter '{what}' supplied: A key name must be provided."
+        )
     if not isinstance(key, str):
         raise InvalidInput(f"Invalid {what} {key!r}: keys must be strings.")
     if len(key) > MAX_ENTITY_KEY_LENGTH:
-        raise InvalidInput(f"'{what}' exceeds the maximum length of {MAX_ENTITY_KEY_LENGTH} characters")
+        raise InvalidInput(
+            f"'{what}' exceeds the maximum length of {MAX_ENTITY_KEY_LENGTH} characters"
+        )
     if not _KEY_RE.match(key):
         raise InvalidInput(
-            f'Invalid value "{key}" for parameter \'{what}\' supplied: Names may only contain '
+            f"Invalid value \"{key}\" for parameter '{what}' supplied: Names may only contain "
             "alphanumerics, underscores (_), dashes (-), periods (.), spaces ( ), colon(:) and slashes (/)."
         )
     norm = posixpath.normpath(key)
     if norm != key or norm == "." or norm.startswith("..") or norm.startswith("/"):
         raise InvalidInput(
-            f'Invalid value "{key}" for parameter \'{what}\' supplied: Names may be treated as files '
+            f"Invalid value \"{key}\" for parameter '{what}' supplied: Names may be treated as files "
             "in certain cases, and must not resolve to other names when treated as such. "
             f"This name would resolve to '{norm}'. Rename the {what} without '..', leading '/' or '//'."
         )
@@ -51,7 +55,11 @@ def validate_key(key: str, what: str = "key") -> str:
 
 def validate_metric(key: str, value, timestamp, step) -> tuple[str, float, int, int]:
     validate_key(key, "metric key")
-    if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__"):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        and not hasattr(value, "__float__")
+    ):
         raise InvalidInput(
             f"Invalid value {value!r} for metric '{key}' (timestamp={timestamp}). "
             "Please specify value as a valid double (64-bit floating point)."
@@ -59,11 +67,17 @@ def validate_metric(key: str, value, timestamp, step) -> tuple[str, float, int, 
     try:
         fvalue = float(value)
     except (TypeError, ValueError) as exc:
-        raise InvalidInput(f"Invalid value {value!r} for metric '{key}': {exc}. Log a number.") from None
+        raise InvalidInput(
+            f"Invalid value {value!r} for metric '{key}': {exc}. Log a number."
+        ) from None
     if isinstance(timestamp, bool) or not isinstance(timestamp, (int, float)) or timestamp < 0:
-        raise InvalidInput(f"Invalid timestamp {timestamp!r} for metric '{key}': use epoch milliseconds >= 0.")
-    if isinstance(step, bool) or not isinstance(step, (int, float)) or (
-        isinstance(step, float) and not step.is_integer()
+        raise InvalidInput(
+            f"Invalid timestamp {timestamp!r} for metric '{key}': use epoch milliseconds >= 0."
+        )
+    if (
+        isinstance(step, bool)
+        or not isinstance(step, (int, float))
+        or (isinstance(step, float) and not step.is_integer())
     ):
         raise InvalidInput(f"Invalid step {step!r} for metric '{key}': use an integer.")
     return key, fvalue, int(timestamp), int(step)
@@ -105,7 +119,9 @@ def validate_experiment_name(name: str) -> str:
     if not name.strip():
         raise InvalidInput(f"Invalid experiment name: '{name}'. Give a non-empty name.")
     if len(name) > MAX_EXPERIMENT_NAME_LENGTH:
-        raise InvalidInput(f"'name' exceeds the maximum length of {MAX_EXPERIMENT_NAME_LENGTH} characters")
+        raise InvalidInput(
+            f"'name' exceeds the maximum length of {MAX_EXPERIMENT_NAME_LENGTH} characters"
+        )
     return name
 
 

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import sys
+import threading
 from typing import Any
 
 import typer
@@ -200,14 +201,19 @@ def _run_flow(module: str, name: str, parameters: dict[str, Any], quiet: bool):
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     if quiet:
         os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
-    if not os.environ.get("PREFECT_API_URL") and not quiet:
-        typer.secho(
-            "No PREFECT_API_URL: running on a temporary Prefect server (a few seconds slower; "
-            "no UI). `prefect server start` + `export PREFECT_API_URL=http://127.0.0.1:4200/api` "
-            "for speed and the UI.",
-            fg=typer.colors.YELLOW,
-            err=True,
-        )
+    from prefect.settings import get_current_settings
+
+    temporary_server = None
+    if not get_current_settings().api.url:
+        if not quiet:
+            typer.secho(
+                "No PREFECT_API_URL: running on a temporary Prefect server (slower; no UI). "
+                "`prefect server start` + `export PREFECT_API_URL=http://127.0.0.1:4200/api` "
+                "for speed and the UI.",
+                fg=typer.colors.YELLOW,
+                err=True,
+            )
+        temporary_server = _start_temporary_server_early()
     import importlib
 
     from prefect.exceptions import ParameterTypeError
@@ -216,6 +222,8 @@ def _run_flow(module: str, name: str, parameters: dict[str, Any], quiet: bool):
 
     _keep_tracebacks_out_of_progress()
     flow = getattr(importlib.import_module(module), name)
+    if temporary_server is not None:
+        temporary_server.join()
     try:
         return asyncio.run(flow(**parameters))
     except (PipelineError, TrackingError) as exc:
@@ -226,6 +234,27 @@ def _run_flow(module: str, name: str, parameters: dict[str, Any], quiet: bool):
         _fail("interrupted; the tracking run was marked KILLED", code=130)
     except Exception as exc:  # anything else still gets one line, not a traceback
         _fail(f"{type(exc).__name__}: {exc}")
+
+
+def _start_temporary_server_early() -> threading.Thread:
+    """Start Prefect's temporary server now, in the background, instead of at
+    the flow's first API call: its subprocess boots while this process imports
+    the flows (scikit-learn, pandas), so the two waits overlap. Prefect's own
+    client later finds the same server instance already running (it is a
+    per-process singleton); if starting fails here, Prefect retries and
+    reports the error itself."""
+
+    def start() -> None:
+        try:
+            from prefect.server.api.server import SubprocessASGIServer
+
+            SubprocessASGIServer().start()
+        except Exception:  # noqa: BLE001 (see docstring)
+            pass
+
+    thread = threading.Thread(target=start, name="prefect-temporary-server", daemon=True)
+    thread.start()
+    return thread
 
 
 class _WithoutExpectedTracebacks(logging.Formatter):

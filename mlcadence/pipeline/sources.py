@@ -10,7 +10,6 @@ loader ever falls back from real to synthetic data.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -20,13 +19,10 @@ import numpy as np
 import pandas as pd
 
 from mlcadence.pipeline.errors import DataUnavailable, InvalidSource
+from mlcadence.settings import Settings
 
 OHLCV = ("Open", "High", "Low", "Close", "Volume")
 OFFLINE_HINT = "offline sources work without a network: --source synthetic:42 or --source csv:PATH"
-
-# Where pandas-datareader's FRED reader fetches `fredgraph.csv`. Overridable so a
-# mirror (or a test server speaking FRED's CSV format) can stand in for FRED.
-FRED_URL_ENV = "MLCADENCE_FRED_URL"
 
 
 @dataclass
@@ -189,8 +185,10 @@ def _normalise_columns(raw: pd.DataFrame, where: str) -> pd.DataFrame:
 
 # -- FRED ---------------------------------------------------------------------
 def fred_url() -> str | None:
-    """The FRED CSV endpoint override, if any (the only environment read here)."""
-    return os.environ.get(FRED_URL_ENV) or None
+    """Where pandas-datareader's FRED reader fetches `fredgraph.csv`, when not
+    FRED itself: a mirror, or a test server speaking FRED's CSV format. Read per
+    call, not cached, so a test can repoint it."""
+    return Settings().fred_url
 
 
 def _fred_reader_class(url: str | None):

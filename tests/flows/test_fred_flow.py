@@ -6,7 +6,6 @@ from __future__ import annotations
 import pandas as pd
 
 from flows.training import training
-from mlcadence.pipeline import sources
 from tests.flows.conftest import run
 from tests.pipeline.test_sources import fred_server
 
@@ -18,9 +17,12 @@ PRICES = "observation_date,CBBTCUSD\n" + "".join(
 
 def test_fred_source_is_retried_then_trained_on(store, monkeypatch):
     with fred_server(PRICES, fail_first=2) as (url, seen):
-        monkeypatch.setenv(sources.FRED_URL_ENV, url)
+        monkeypatch.setenv("MLCADENCE_FRED_URL", url)
         result = run(
-            training, source="fred:CBBTCUSD", start="2021-02-01", register_as=None,
+            training,
+            source="fred:CBBTCUSD",
+            start="2021-02-01",
+            register_as=None,
             refresh_data=True,
         )
     assert len(seen) == 3  # two network failures, retried by the acquire task

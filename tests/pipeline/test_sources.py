@@ -118,7 +118,7 @@ def fred_server(body: str = FRED_CSV, status: int = 200, fail_first: int = 0):
 
 def test_fred_through_the_real_reader(monkeypatch):
     with fred_server() as (url, seen):
-        monkeypatch.setenv(sources.FRED_URL_ENV, url)
+        monkeypatch.setenv("MLCADENCE_FRED_URL", url)
         ds = sources.load("fred:CBBTCUSD", start="2024-01-03", end="2024-02-10")
     assert seen and seen[0].startswith("/graph/fredgraph.csv?id=CBBTCUSD")
     assert list(ds.frame.columns) == ["Close"]
@@ -131,7 +131,7 @@ def test_fred_through_the_real_reader(monkeypatch):
 def test_fred_unreachable_names_the_offline_sources(monkeypatch):
     with fred_server() as (url, _):
         pass  # server gone: connection refused on its port
-    monkeypatch.setenv(sources.FRED_URL_ENV, url)
+    monkeypatch.setenv("MLCADENCE_FRED_URL", url)
     with pytest.raises(DataUnavailable) as info:
         sources.load("fred:CBBTCUSD")
     assert "synthetic:42" in info.value.message and "csv:" in info.value.message
@@ -139,6 +139,6 @@ def test_fred_unreachable_names_the_offline_sources(monkeypatch):
 
 def test_fred_http_error_is_unavailable_not_synthetic(monkeypatch):
     with fred_server(body="Internal error", status=500) as (url, _):
-        monkeypatch.setenv(sources.FRED_URL_ENV, url)
+        monkeypatch.setenv("MLCADENCE_FRED_URL", url)
         with pytest.raises(DataUnavailable, match="CBBTCUSD"):
             sources.load("fred:CBBTCUSD")

@@ -9,6 +9,7 @@ Needs a running Docker engine and the base image (scripts/docker-base-image.sh).
 
 from __future__ import annotations
 
+import os
 import secrets
 import textwrap
 import threading
@@ -45,7 +46,13 @@ def docker():
 
 @pytest.fixture(scope="module")
 def shared_cache(tmp_path_factory):
-    """One wheel cache for the module: wheels are made once, as in real use."""
+    """One wheel cache for the module: wheels are made once, as in real use.
+    MLCADENCE_TEST_DOCKER_CACHE keeps it across sessions (pip's own cache is
+    kept across sessions too; this is the same idea one level up)."""
+    keep = os.environ.get("MLCADENCE_TEST_DOCKER_CACHE")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        return Path(keep)
     return tmp_path_factory.mktemp("docker-cache")
 
 

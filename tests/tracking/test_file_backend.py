@@ -399,6 +399,9 @@ def test_search_reads_needed_keys_and_returns_full_runs(store):
     assert found[0].data.metrics == {"acc": 0.5, "loss": 0.5}
     assert found[0].data.tags["team"] == "a" and found[0].data.params == {"model": "rf"}
     assert [r.info.run_id for r in store.search_runs([exp_id], max_results=2)] == [ids[5], ids[4]]
+    early = store.search_runs([exp_id], "attributes.start_time >= 1003 AND metrics.acc < 0.5")
+    assert [r.info.run_id for r in early] == [ids[4], ids[3]]
+    assert early[0].data.params == {"model": "svm"}
     named = store.search_runs([exp_id], "attributes.run_name = 'r2'")
     assert [r.info.run_id for r in named] == [ids[2]]
     assert store.search_runs(["123456789012345678"], "") == []
@@ -593,7 +596,9 @@ def test_empty_metric_file_being_created_is_not_an_error(store):
     (run_dir / "metrics" / "fresh").write_text("")  # created, first line not written yet
     assert store.get_metric_history(run_id, "fresh") == []
     assert "fresh" not in store.get_run(run_id).data.metrics
-    assert len(store.search_runs([store.get_run(run_id).info.experiment_id], "metrics.fresh > 0")) == 0
+    assert (
+        len(store.search_runs([store.get_run(run_id).info.experiment_id], "metrics.fresh > 0")) == 0
+    )
 
 
 def test_hot_path_still_validates_values(store):

@@ -19,13 +19,19 @@ from tracking.entities import Metric, Param, RunStatus, RunTag  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
-def _quiet_stage_deprecations():
+def _isolated_mlflow(tmp_path, monkeypatch):
+    # MLflow's registry store opens a default MlflowClient() for every version
+    # it reads (to look up a logged model); point that at our store too, and
+    # run from tmp_path, so nothing (e.g. ./mlflow.db) lands in the checkout.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", (tmp_path / "mlruns").as_uri())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         yield
 
 
 def mlflow_client(root: Path) -> MlflowClient:
+    assert root.as_uri() == os.environ["MLFLOW_TRACKING_URI"]
     uri = root.as_uri()
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 

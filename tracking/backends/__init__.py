@@ -24,6 +24,7 @@ BUILTIN_BACKENDS: dict[str, str] = {
     "file": "tracking.backends.file:FileBackend",
     "sqlite": "tracking.backends.sql:SqlBackend",
     "postgresql": "tracking.backends.sql:SqlBackend",
+    "postgres": "tracking.backends.sql:SqlBackend",
     "postgresql+psycopg": "tracking.backends.sql:SqlBackend",
 }
 

@@ -21,11 +21,13 @@ from __future__ import annotations
 import os
 import uuid
 
+from mlcadence.settings import get_settings
+
 TMP_PREFIX = ".tmp-"
 
-# Opt-in durability: fsync each rewrite before it becomes visible. MLflow's
-# file store does not fsync; this is the one place the setting is read.
-FSYNC = os.environ.get("MLCADENCE_FILE_FSYNC", "").lower() in ("1", "true", "yes")
+# Opt-in durability (MLCADENCE_FILE_FSYNC): fsync each rewrite before it
+# becomes visible. MLflow's file store does not fsync.
+FSYNC = get_settings().file_fsync
 
 _APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)

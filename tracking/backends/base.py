@@ -201,5 +201,5 @@ class TrackingBackend(ABC):
     @abstractmethod
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion: ...
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - a no-op default, not an abstract method
         """Release connections or handles; the default holds none."""

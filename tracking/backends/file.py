@@ -764,6 +764,8 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
         if isinstance(experiment_ids, (str, int)):
             experiment_ids = [experiment_ids]
         needed = run_search.referenced_keys(clauses, order_keys)
+        # Clauses on meta.yaml fields are checked before any other file is read.
+        early = [c for c in clauses if c.kind == "attribute" and c.key != "run_name"]
         candidates: list[tuple[str, Run]] = []
         for experiment_id in dict.fromkeys(str(e) for e in experiment_ids):
             try:
@@ -771,15 +773,18 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
             except NotFound:
                 continue
             for run_dir in self._run_dirs(exp_dir):
-                light = self._light_run(run_dir, view, needed)
+                light = self._light_run(run_dir, view, needed, early)
                 if light is not None and run_search.run_matches(light, clauses):
                     candidates.append((run_dir, light))
         by_id = {light.info.run_id: run_dir for run_dir, light in candidates}
         ordered = run_search.sort_runs([light for _, light in candidates], order_keys)
         return [self._load_run(by_id[r.info.run_id], r.info) for r in ordered[:max_results]]
 
-    def _light_run(self, run_dir: str, view: str, needed: dict[str, set[str]]) -> Run | None:
-        """A run with only the metrics, params and tags the search needs."""
+    def _light_run(
+        self, run_dir: str, view: str, needed: dict[str, set[str]], early=()
+    ) -> Run | None:
+        """A run with only the metrics, params and tags the search needs, or
+        None when it is outside the view or fails an `early` clause."""
         try:
             meta = self._read_run_meta(run_dir)
             if not meta:
@@ -792,6 +797,8 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
         ):
             return None
         data = RunData()
+        if early and not run_search.run_matches(Run(info, data), early):
+            return None
         if needed["metric"]:
             data.metrics = self._read_latest_metrics(run_dir, needed["metric"])
         for kind, folder, target in (("param", PARAMS, data.params), ("tag", TAGS, data.tags)):

@@ -44,6 +44,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
+from mlcadence.settings import Settings
 from tracking.backends import sql_schema as s
 from tracking.backends.base import VIEW_ACTIVE, VIEW_ALL, VIEW_DELETED, TrackingBackend
 from tracking.backends.sql_search import build_search_query
@@ -66,10 +67,6 @@ from tracking.entities import (
 from tracking.errors import AlreadyExists, InvalidInput, InvalidState, NotFound
 from tracking.search import parse_filter, parse_order_by
 from tracking.validation import validate_key
-
-# The one place this module reads the environment (see the report: a
-# setting `artifact_root` in mlcadence.settings would replace it).
-ARTIFACT_ROOT_ENV = "MLCADENCE_ARTIFACT_ROOT"
 
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
@@ -199,7 +196,8 @@ def engine_url(uri: str):
 def default_artifact_root(url, artifact_root: str | os.PathLike | None) -> str:
     """file:// URI under which experiment folders of artifacts are made."""
     if artifact_root is None:
-        artifact_root = os.environ.get(ARTIFACT_ROOT_ENV) or None
+        # Read at call time, not cached, so tests and subprocesses can point it elsewhere.
+        artifact_root = Settings().artifact_root
     if artifact_root is not None:
         return _location_uri(os.fspath(artifact_root)).rstrip("/")
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):

@@ -1,0 +1,78 @@
+"""Signature enforcement, without HTTP: names, positions, safe coercion, tensors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from serving.convert import to_model_input
+from serving.errors import BadRequest, SchemaMismatch
+from serving.protocol import parse_content_type, payload_from_json
+from serving.schema import InputSchema
+
+
+def schema(*specs) -> InputSchema:
+    return InputSchema.from_metadata({"signature": {"inputs": json.dumps(list(specs))}})
+
+
+NUMERIC = schema(
+    {"type": "double", "name": "a", "required": True},
+    {"type": "long", "name": "b", "required": True},
+    {"type": "double", "name": "c", "required": False},
+)
+
+
+def convert(body, s=NUMERIC, want_frame=False):
+    return to_model_input(payload_from_json(body), s, want_frame=want_frame)
+
+
+def test_columns_by_name_are_reordered_and_optional_ones_filled():
+    mi = convert({"dataframe_split": {"columns": ["b", "a"], "data": [[2, 1.5]]}})
+    assert mi.data[0, :2].tolist() == [1.5, 2.0] and np.isnan(mi.data[0, 2])
+
+
+def test_columns_by_position():
+    assert convert({"inputs": [[1, 2, 3]]}).data.tolist() == [[1.0, 2.0, 3.0]]
+
+
+def test_safe_coercions_only():
+    assert convert({"dataframe_records": [{"a": 1, "b": 2.0}]}).data[0, :2].tolist() == [1.0, 2.0]
+    with pytest.raises(SchemaMismatch, match="'b'"):
+        convert({"dataframe_records": [{"a": 1, "b": 2.5}]})
+    with pytest.raises(SchemaMismatch, match="'a'.*'x'"):
+        convert({"dataframe_records": [{"a": "x", "b": 2}]})
+    with pytest.raises(SchemaMismatch, match="'b'.*required"):
+        convert({"dataframe_split": {"columns": ["a", "b"], "data": [[1, None]]}})
+
+
+def test_typed_frame_for_text_columns():
+    s = schema(
+        {"type": "string", "name": "city", "required": True},
+        {"type": "long", "name": "n", "required": True},
+    )
+    mi = convert({"dataframe_records": [{"city": "Oslo", "n": 3}]}, s)
+    assert list(mi.data.columns) == ["city", "n"] and str(mi.data["n"].dtype) == "int64"
+    with pytest.raises(SchemaMismatch, match="'city'.*text"):
+        convert({"dataframe_records": [{"city": 5, "n": 3}]}, s)
+
+
+def test_tensor_shape_is_checked():
+    s = schema({"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1, 2, 2]}})
+    mi = convert({"inputs": [[[1, 2], [3, 4]]]}, s)
+    assert mi.data.shape == (1, 2, 2) and mi.data.dtype == np.float32
+    with pytest.raises(SchemaMismatch, match=r"\[1, 3\].*\[-1, 2, 2\]"):
+        convert({"inputs": [[1, 2, 3]]}, s)
+
+
+def test_no_rows_and_unknown_shapes_are_bad_requests():
+    with pytest.raises(BadRequest, match="no rows"):
+        convert({"data": []})
+    with pytest.raises(BadRequest, match="exactly one"):
+        payload_from_json({"rows": []})
+
+
+def test_missing_content_type_means_json():
+    assert parse_content_type(None) == "application/json"
+    assert parse_content_type("Application/JSON; charset=utf-8") == "application/json"
