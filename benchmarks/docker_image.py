@@ -98,10 +98,15 @@ def mlflow_wheelhouse(model_dir: Path, dest: Path) -> float:
 
     env = yaml.safe_load((model_dir / "python_env.yaml").read_text()) or {}
     t0 = time.perf_counter()
-    for group in (
-        ["mlflow==3.17.2", "-r", str(model_dir / "requirements.txt")],
+    groups = [
+        ["mlflow==3.17.2", "gunicorn[gevent]", "-r", str(model_dir / "requirements.txt")],
         list(env.get("build_dependencies") or []),
-    ):
+        # The pip that build_dependencies pins (23.2.1) finds no usable candidate
+        # among the newest gevent wheels; an older gevent that gunicorn accepts
+        # lets `pip install gunicorn[gevent]` complete.
+        ["gevent>=24.10.1,<25"],
+    ]
+    for group in groups:
         subprocess.run(
             [
                 sys.executable,

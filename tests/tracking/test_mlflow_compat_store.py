@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
-mlflow = pytest.importorskip("mlflow")
 from mlflow import MlflowClient  # noqa: E402
 from mlflow.entities import ViewType  # noqa: E402
 
