@@ -15,11 +15,66 @@ import logging
 import os
 import socket
 import sys
+import threading
+import time
 from pathlib import Path
 
 from serving.config import CONFIG_ENV, ServerConfig
 
 log = logging.getLogger("mlcadence.serving")
+
+# Seconds between SIGTERM and exit during which the server stops listening but
+# still answers requests on open connections, each with `Connection: close`.
+# Clients then reconnect to whoever still listens (the new deployment sharing
+# the port), instead of sending into a keep-alive socket that is being closed.
+DRAIN_SECONDS = 2.0
+
+
+class DrainingApp:
+    """ASGI wrapper: once `draining` is set, every response says Connection:
+    close, which uvicorn honours by closing the connection after it."""
+
+    def __init__(self, app):
+        self.app = app
+        self.draining = threading.Event()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not self.draining.is_set():
+            return await self.app(scope, receive, send)
+
+        async def send_closing(message):
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"connection"]
+                message = {**message, "headers": [*headers, (b"connection", b"close")]}
+            await send(message)
+
+        return await self.app(scope, receive, send_closing)
+
+
+def _draining_server(uv_config, app: DrainingApp, drain_seconds: float):
+    """A uvicorn Server whose first SIGTERM/SIGINT starts a drain instead of
+    an immediate shutdown; a second signal exits at once as usual."""
+    import uvicorn
+
+    class DrainingServer(uvicorn.Server):
+        drain_started: float | None = None
+
+        def handle_exit(self, sig, frame):
+            if self.drain_started is None and drain_seconds > 0:
+                self.drain_started = time.monotonic()
+                app.draining.set()
+                return
+            super().handle_exit(sig, frame)
+
+        async def on_tick(self, counter: int) -> bool:
+            if self.drain_started is not None and not self.should_exit:
+                for listener in self.servers:
+                    listener.close()  # no new connections; open ones keep being served
+                if time.monotonic() - self.drain_started >= drain_seconds:
+                    self.should_exit = True
+            return await super().on_tick(counter)
+
+    return DrainingServer(uv_config)
 
 
 def bind_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
@@ -73,7 +128,6 @@ def write_state(path: str | None, **fields) -> None:
 
 
 def serve(config: ServerConfig) -> None:
-    import uvicorn
 
     logging.basicConfig(
         level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -106,13 +160,13 @@ def serve(config: ServerConfig) -> None:
         port,
         config.workers,
     )
-    uv_config = _uvicorn_config(app, config)
-    server = uvicorn.Server(uv_config)
     if config.workers > 1:
         from uvicorn.supervisors import Multiprocess
 
-        Multiprocess(uv_config, sockets=sockets).run()
+        Multiprocess(_uvicorn_config(app, config), sockets=sockets).run()
     else:
+        app = DrainingApp(app)
+        server = _draining_server(_uvicorn_config(app, config), app, DRAIN_SECONDS)
         server.run(sockets=sockets)
         if not server.started:
             sys.exit(3)

@@ -181,9 +181,12 @@ def test_docker_project_run_logs_into_our_store(docker, cache_env, tmp_path, mon
         assert failed.value.exit_code == 4
         assert client.get_run(failed.value.run_id).info.status.name == "FAILED"
     finally:
-        for image in docker.images.list():
-            if any(t.startswith((f"dockertest-{suffix}:", base_tag)) for t in image.tags):
-                docker.images.remove(image.id, force=True)
+        # The project images were built on the base image: remove them first, or
+        # the engine refuses to delete a parent that still has children.
+        for prefix in (f"dockertest-{suffix}:", base_tag):
+            for image in docker.images.list():
+                if any(t.startswith(prefix) for t in image.tags):
+                    docker.images.remove(image.id, force=True)
 
 
 # ------------------------------------------------------------------ deploy
