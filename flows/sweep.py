@@ -32,8 +32,8 @@ from flows.parameters import (
     Window,
     iso,
 )
-from flows.training import TrainingResult
-from tasks import artifacts, data, registry
+from flows.training import TrainingResult, register_and_gate
+from tasks import artifacts, data
 from tasks.sweep import fit_candidate, log_candidate_model
 
 DEFAULT_WINDOWS = [7, 14, 28]
@@ -119,16 +119,8 @@ async def sweep(
             params=best.params,
             extra={"parent_run_id": parent.run_id, "candidates": [c.row(metric) for c in ranked]},
         )
-        decision = None
+        decision = register_and_gate(result, register_as, promote, metric, min_improvement)
         if register_as:
-            result.registered_name = register_as
-            result.version = registry.register(model_uri, register_as, best.run_id)
-            if promote:
-                decision = registry.promote(
-                    register_as, result.version, metric, best.metrics[metric], min_improvement
-                )
-                result.decision = decision.as_dict()
-                result.champion_changed = decision.promote
             artifacts.publish_leaderboard(register_as, metric)
         artifacts.publish(
             register_as or experiment,

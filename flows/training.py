@@ -58,6 +58,30 @@ class TrainingResult:
         return asdict(self)
 
 
+def register_and_gate(
+    result: TrainingResult,
+    register_as: str | None,
+    promote: bool,
+    metric: str,
+    min_improvement: float,
+):
+    """Register `result`'s model as a new version (alias challenger) and, when
+    asked, run the promotion gate on it; records both on `result`. Returns the
+    gate's decision, or None when nothing was gated."""
+    if not register_as:
+        return None
+    result.registered_name = register_as
+    result.version = registry.register(result.model_uri, register_as, result.run_id)
+    if not promote:
+        return None
+    decision = registry.promote(
+        register_as, result.version, metric, result.metrics[metric], min_improvement
+    )
+    result.decision = decision.as_dict()
+    result.champion_changed = decision.promote
+    return decision
+
+
 def run_pipeline(
     *,
     source: str,
@@ -105,16 +129,7 @@ def run_pipeline(
             dataset=described,
             params=params,
         )
-        decision = None
-        if register_as:
-            result.registered_name = register_as
-            result.version = registry.register(model_uri, register_as, run.run_id)
-            if promote:
-                decision = registry.promote(
-                    register_as, result.version, metric, scored.metrics[metric], min_improvement
-                )
-                result.decision = decision.as_dict()
-                result.champion_changed = decision.promote
+        decision = register_and_gate(result, register_as, promote, metric, min_improvement)
         artifacts.publish(
             register_as or experiment,
             result.version,
