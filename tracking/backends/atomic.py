@@ -152,3 +152,14 @@ def list_files(directory: str) -> list[str]:
             else:
                 found.append(prefix + entry.name)
     return found
+
+
+def read_values(directory: str) -> dict[str, str]:
+    """Every key file under `directory` (params, tags) as {key: value}; a file
+    removed between listing and reading is simply absent."""
+    values = {}
+    for key in list_files(directory):
+        text = read_text(os.path.join(directory, key))
+        if text is not None:
+            values[key] = text
+    return values

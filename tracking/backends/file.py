@@ -41,6 +41,7 @@ from tracking.backends.atomic import (
     create_file_once,
     list_files,
     read_text,
+    read_values,
     replace_file,
 )
 from tracking.backends.base import VIEW_ACTIVE, VIEW_ALL, VIEW_DELETED, TrackingBackend
@@ -263,7 +264,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
         exp_id = str(meta.get("experiment_id"))
         if exp_id != os.path.basename(exp_dir):
             return None  # MLflow ignores an experiment whose folder disagrees
-        tags = self._read_values(os.path.join(exp_dir, TAGS)) if with_tags else {}
+        tags = read_values(os.path.join(exp_dir, TAGS)) if with_tags else {}
         return Experiment(
             experiment_id=exp_id,
             name=meta.get("name"),
@@ -337,7 +338,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
         for _, exp_dir in self._experiment_dirs(VIEW_ALL):
             exp = self._read_experiment(exp_dir, with_tags=False)
             if exp is not None and exp.name == name:
-                exp.tags = self._read_values(os.path.join(exp_dir, TAGS))
+                exp.tags = read_values(os.path.join(exp_dir, TAGS))
                 return exp
         return None
 
@@ -609,14 +610,6 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
         replace_file(os.path.join(run_dir, META), dump_yaml(meta))
         return Run(info, RunData(tags=dict(tag_map)))
 
-    def _read_values(self, directory: str) -> dict[str, str]:
-        values = {}
-        for key in list_files(directory):
-            text = read_text(os.path.join(directory, key))
-            if text is not None:
-                values[key] = text
-        return values
-
     def _read_latest_metrics(self, run_dir: str, keys=None) -> dict[str, float]:
         metrics_dir = os.path.join(run_dir, METRICS)
         latest = {}
@@ -631,8 +624,8 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
     def _load_run(self, run_dir: str, info: RunInfo) -> Run:
         data = RunData(
             metrics=self._read_latest_metrics(run_dir),
-            params=self._read_values(os.path.join(run_dir, PARAMS)),
-            tags=self._read_values(os.path.join(run_dir, TAGS)),
+            params=read_values(os.path.join(run_dir, PARAMS)),
+            tags=read_values(os.path.join(run_dir, TAGS)),
         )
         if not info.run_name:
             info.run_name = data.tags.get(RUN_NAME_TAG, "")

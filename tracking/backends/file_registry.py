@@ -23,7 +23,7 @@ import uuid
 from filelock import FileLock
 
 from tracking import validation
-from tracking.backends.atomic import list_files, read_text, replace_file
+from tracking.backends.atomic import list_files, read_text, read_values, replace_file
 from tracking.backends.file_yaml import dump_yaml, load_yaml
 from tracking.entities import DELETED_STAGE, ModelVersion, RegisteredModel
 from tracking.errors import AlreadyExists, InvalidInput, NotFound
@@ -115,14 +115,6 @@ class FileRegistryMixin:
                 aliases[alias] = int(text.strip())
         return aliases
 
-    def _values(self, directory: str) -> dict[str, str]:
-        values = {}
-        for key in list_files(directory):
-            text = read_text(os.path.join(directory, key))
-            if text is not None:
-                values[key] = text
-        return values
-
     # -------------------------------------------------------- registered models
     def create_registered_model(self, name, tags=None, description=None) -> RegisteredModel:
         tag_items = [_registry_tag(k, v) for k, v in (tags or {}).items()]
@@ -163,7 +155,7 @@ class FileRegistryMixin:
             creation_timestamp=meta.get("creation_timestamp"),
             last_updated_timestamp=meta.get("last_updated_timestamp"),
             description=meta.get("description"),
-            tags=self._values(os.path.join(model_dir, "tags")),
+            tags=read_values(os.path.join(model_dir, "tags")),
             aliases=self._aliases(model_dir),
             latest_versions=sorted(latest.values(), key=lambda mv: mv.version),
         )
@@ -246,7 +238,7 @@ class FileRegistryMixin:
             current_stage=meta.get("current_stage") or "None",
             status=meta.get("status") or "READY",
             user_id=meta.get("user_id"),
-            tags=self._values(os.path.join(version_dir, "tags")),
+            tags=read_values(os.path.join(version_dir, "tags")),
             aliases=sorted(a for a, v in aliases.items() if v == version),
         )
 
