@@ -46,8 +46,8 @@ sys.path[:] = [p for p in sys.path if str(Path(p or ".").resolve()) != _HERE]
 def train_and_register(store: str, name: str, seed: int) -> str:
     from sklearn.ensemble import RandomForestClassifier
 
-    import tracking
-    from tracking.models import log_model
+    from mlcadence import tracking
+    from mlcadence.tracking.models import log_model
 
     tracking.set_tracking_uri(store)
     rng = np.random.RandomState(seed)
@@ -75,9 +75,9 @@ def mb(n: int) -> str:
 
 
 def build_ours(model_uri: str, store: str, base: str, cache: Path, nocache: bool):
-    from projects import docker_deploy
-    from tracking import Client
-    from tracking.uris import resolve_model_uri
+    from mlcadence.projects import docker_deploy
+    from mlcadence.tracking import Client
+    from mlcadence.tracking.uris import resolve_model_uri
 
     resolved = resolve_model_uri(model_uri, Client(store))
     t0 = time.perf_counter()
@@ -189,10 +189,10 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the images afterwards")
     args = parser.parse_args()
 
+    from mlcadence.projects.environments.docker import docker_client
     from mlcadence.settings import get_settings
-    from projects.environments.docker import docker_client
-    from tracking import Client
-    from tracking.uris import resolve_model_uri
+    from mlcadence.tracking import Client
+    from mlcadence.tracking.uris import resolve_model_uri
 
     base = args.base or get_settings().docker_base_image
     client = docker_client()

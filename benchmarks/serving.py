@@ -220,7 +220,7 @@ def main() -> None:
     ours = (
         [shutil.which("mlcadence"), "serve"]
         if shutil.which("mlcadence")
-        else [sys.executable, "-m", "serving.server"]
+        else [sys.executable, "-m", "mlcadence.serving.server"]
     )
     results.append(
         measure(

@@ -69,7 +69,7 @@ class Ours(Store):
     family = "ours"
 
     def __init__(self, uri: str, kind: str):
-        from tracking import Client
+        from mlcadence.tracking import Client
 
         self.kind, self.label = kind, f"ours-{kind}"
         self.client = Client(uri)
@@ -84,7 +84,7 @@ class Ours(Store):
         self.client.log_metric(run_id, key, value, timestamp=ts, step=step)
 
     def make_metrics(self, items):
-        from tracking.entities import Metric
+        from mlcadence.tracking.entities import Metric
 
         return [Metric(*item) for item in items]
 
@@ -104,7 +104,7 @@ class Ours(Store):
 
     def populate(self, exp_id, runs):
         # Backend calls directly: population is set-up, not measured.
-        from tracking.entities import Metric, Param, RunStatus, RunTag
+        from mlcadence.tracking.entities import Metric, Param, RunStatus, RunTag
 
         backend = self.client.backend
         for spec in runs:

@@ -11,8 +11,8 @@ logs the model in MLflow's MLmodel format, registers it, points the
 
 from __future__ import annotations
 
-import tracking
-from tracking.models import load_model, log_model
+import mlcadence
+from mlcadence.tracking.models import load_model, log_model
 
 EXPERIMENT = "quickstart"
 MODEL_NAME = "quickstart-iris"
@@ -29,27 +29,27 @@ def main() -> None:
     )
     params = {"C": 1.0, "max_iter": 200}
 
-    tracking.set_experiment(EXPERIMENT)
-    with tracking.start_run(run_name="logreg") as run:
-        tracking.log_params(params)
+    mlcadence.set_experiment(EXPERIMENT)
+    with mlcadence.start_run(run_name="logreg") as run:
+        mlcadence.log_params(params)
         model = LogisticRegression(**params).fit(X_train, y_train)
         # A per-step curve: accuracy on growing slices of the test set.
         for step, n in enumerate(range(10, len(X_test) + 1, 10)):
-            tracking.log_metric("acc_prefix", model.score(X_test[:n], y_test[:n]), step=step)
+            mlcadence.log_metric("acc_prefix", model.score(X_test[:n], y_test[:n]), step=step)
         accuracy = model.score(X_test, y_test)
-        tracking.log_metric("accuracy", accuracy)
-        tracking.log_dict({"features": list(X_train.columns)}, "features.json")
+        mlcadence.log_metric("accuracy", accuracy)
+        mlcadence.log_dict({"features": list(X_train.columns)}, "features.json")
         info = log_model(
             model, "model", input_example=X_train[:3], registered_model_name=MODEL_NAME
         )
 
-    client = tracking.Client()
+    client = mlcadence.Client()
     client.set_registered_model_alias(MODEL_NAME, "champion", info.registered_version)
     champion = load_model(f"models:/{MODEL_NAME}@champion")
     predictions = champion.predict(X_test[:5])
 
     stored = client.get_run(run.info.run_id)
-    print(f"tracking URI   {tracking.get_tracking_uri()}")
+    print(f"tracking URI   {mlcadence.get_tracking_uri()}")
     print(f"run            {stored.info.run_id} ({stored.info.run_name}) {stored.info.status.name}")
     print(f"params         {stored.data.params}")
     steps = len(client.get_metric_history(run.info.run_id, "acc_prefix"))

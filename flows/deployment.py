@@ -14,8 +14,8 @@ from typing import Annotated, Literal
 from prefect import flow
 from pydantic import Field
 
-from serving.deploy import model_uri_for
-from tasks.deploy import record_deployment, resolve_model, start_deployment
+from mlcadence.serving.deploy import model_uri_for
+from mlcadence.tasks.deploy import record_deployment, resolve_model, start_deployment
 
 Port = Annotated[int, Field(ge=1, le=65535, description="Port the endpoint listens on")]
 

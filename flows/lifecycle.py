@@ -17,10 +17,10 @@ from contextlib import contextmanager
 
 from prefect.exceptions import TerminationSignal
 
-import tracking
-from tasks.record import FLOW_RUN_ID_TAG, lineage_tags
-from tracking.entities import RunStatus
-from tracking.errors import TrackingError
+from mlcadence import tracking
+from mlcadence.tasks.record import FLOW_RUN_ID_TAG, lineage_tags
+from mlcadence.tracking.entities import RunStatus
+from mlcadence.tracking.errors import TrackingError
 
 CANCELLATIONS = (KeyboardInterrupt, asyncio.CancelledError, TerminationSignal)
 

@@ -9,7 +9,7 @@ from typing import Literal
 
 from prefect import flow, get_run_logger
 
-from projects import runner
+from mlcadence.projects import runner
 
 EnvManagerName = Literal["local", "virtualenv", "docker", "conda"]
 

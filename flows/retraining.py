@@ -17,7 +17,7 @@ from typing import Literal
 from prefect import flow
 from prefect.logging import get_run_logger
 
-from flows.parameters import (
+from mlcadence.flows.parameters import (
     DEFAULT_EXPERIMENT,
     DEFAULT_MODEL_NAME,
     DEFAULT_SOURCE,
@@ -36,7 +36,7 @@ from flows.parameters import (
     TestSize,
     Window,
 )
-from flows.training import TrainingResult, training
+from mlcadence.flows.training import TrainingResult, training
 from mlcadence.pipeline import estimators
 
 DeployMode = Literal["event", "inline", "off"]
@@ -93,7 +93,7 @@ async def retraining(
 async def deploy_inline(name: str, version: int):
     """Run the deploy flow (flows/deployment.py) as a subflow. Imported late:
     it brings in the serving stack, which training alone never needs."""
-    from flows.deployment import deploy as deploy_flow
+    from mlcadence.flows.deployment import deploy as deploy_flow
 
     offered = {"model_uri": f"models:/{name}/{version}", "model_name": name, "version": version}
     accepted = inspect.signature(deploy_flow.fn).parameters

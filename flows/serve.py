@@ -1,7 +1,7 @@
 """Serve the same deployments as prefect.yaml without a work pool or worker:
 
     export PREFECT_API_URL=http://127.0.0.1:4200/api
-    python flows/serve.py
+    python -m mlcadence.flows.serve
 
 This process registers the deployments (`training/train`, `retraining/retrain`
 on its daily schedule, `sweep/sweep`, `deploy/deploy` on the promotion event),
@@ -11,13 +11,6 @@ pauses the schedules). Restart it to pick up code changes.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# Run as a script (`python flows/serve.py`), the repository root is not on
-# sys.path; the flows import each other as `flows.*`.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 PROMOTED_EVENT = "mlcadence.model.promoted"
 RETRAIN_CRON = "0 6 * * *"
 DEFAULTS = {"source": "synthetic:42", "register_as": "stockpred"}
@@ -26,9 +19,9 @@ DEFAULTS = {"source": "synthetic:42", "register_as": "stockpred"}
 def deployments() -> list:
     from prefect.events import DeploymentEventTrigger
 
-    from flows.retraining import retraining
-    from flows.sweep import sweep
-    from flows.training import training
+    from mlcadence.flows.retraining import retraining
+    from mlcadence.flows.sweep import sweep
+    from mlcadence.flows.training import training
 
     served = [
         training.to_deployment(name="train", parameters=DEFAULTS, tags=["mlcadence", "training"]),
@@ -43,7 +36,7 @@ def deployments() -> list:
         ),
     ]
     try:
-        from flows.deployment import deploy
+        from mlcadence.flows.deployment import deploy
     except ImportError:  # the serving stack is optional for training-only setups
         return served
     served.append(

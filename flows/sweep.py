@@ -12,9 +12,9 @@ from __future__ import annotations
 from prefect import flow, runtime, unmapped
 from prefect.task_runners import ThreadPoolTaskRunner
 
-import tracking
-from flows import lifecycle
-from flows.parameters import (
+from mlcadence import tracking
+from mlcadence.flows import lifecycle
+from mlcadence.flows.parameters import (
     DEFAULT_EXPERIMENT,
     DEFAULT_MODEL_NAME,
     DEFAULT_SOURCE,
@@ -32,9 +32,9 @@ from flows.parameters import (
     Window,
     iso,
 )
-from flows.training import TrainingResult, register_and_gate
-from tasks import artifacts, data
-from tasks.sweep import fit_candidate, log_candidate_model
+from mlcadence.flows.training import TrainingResult, register_and_gate
+from mlcadence.tasks import artifacts, data
+from mlcadence.tasks.sweep import fit_candidate, log_candidate_model
 
 DEFAULT_WINDOWS = [7, 14, 28]
 DEFAULT_MODELS = ["random_forest", "logistic_regression", "gradient_boosting"]

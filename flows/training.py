@@ -13,8 +13,8 @@ from typing import Any
 
 from prefect import flow, runtime
 
-from flows import lifecycle
-from flows.parameters import (
+from mlcadence.flows import lifecycle
+from mlcadence.flows.parameters import (
     DEFAULT_EXPERIMENT,
     DEFAULT_MODEL_NAME,
     DEFAULT_SOURCE,
@@ -35,7 +35,7 @@ from flows.parameters import (
     iso,
 )
 from mlcadence.pipeline import estimators
-from tasks import artifacts, data, modeling, record, registry
+from mlcadence.tasks import artifacts, data, modeling, record, registry
 
 
 @dataclass

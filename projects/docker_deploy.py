@@ -32,9 +32,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from projects import wheelhouse
-from projects.environments.docker import build_image, docker_client
-from projects.errors import ProjectError
+from mlcadence.projects import wheelhouse
+from mlcadence.projects.environments.docker import build_image, docker_client
+from mlcadence.projects.errors import ProjectError
 
 MODEL_DIR = "/opt/model"
 REGISTRY_DIR = "/opt/registry"
@@ -44,7 +44,7 @@ TARGET_NAME = "docker"
 HEALTH_TIMEOUT_S = 180.0
 STOP_TIMEOUT_S = 30
 
-# What `python -m serving.server` needs and nothing else: no Prefect, no
+# What `python -m mlcadence.serving.server` needs and nothing else: no Prefect, no
 # SQLAlchemy, no Docker SDK, no Typer. Pinned to this machine's versions.
 SERVING_REQUIREMENTS = [
     "fastapi",
@@ -101,12 +101,13 @@ COPY model/ {model_dir}/
 COPY registry/ {registry}/
 LABEL {label}.model.name="{name}" {label}.model.version="{version}"
 EXPOSE {port}
-CMD ["python", "-m", "serving.server", "--model-uri", "models:/{name}/{version}", \\
+CMD ["python", "-m", "mlcadence.serving.server", "--model-uri", "models:/{name}/{version}", \\
      "--host", "0.0.0.0", "--port", "{port}"]
 """
 
-# Our packages the server imports (flows/tasks need Prefect and are left out).
-SERVING_PACKAGES = ("mlcadence", "tracking", "serving")
+# Our packages the server imports (flows/tasks need Prefect and are left out),
+# copied to where their dotted names put them under /opt/mlcadence.
+SERVING_PACKAGES = ("mlcadence", "mlcadence.tracking", "mlcadence.serving")
 DEPS_IMAGE_REPO = "mlcadence-serving-deps"
 
 
@@ -137,7 +138,7 @@ def write_registry(store: Path, name: str, version: int, source: str) -> None:
     path in the image), written through tracking's own client so its format
     is whatever the file backend writes. Versions are never reused, so the
     earlier numbers are created and deleted to reach `version`."""
-    from tracking import Client
+    from mlcadence.tracking import Client
 
     client = Client(str(store))
     client.create_registered_model(name)
@@ -155,14 +156,16 @@ def own_code(dest: Path) -> None:
     """Copy the packages the server imports, plus a dist-info so
     importlib.metadata still knows mlcadence's version. Plain files rather
     than a wheel: nothing to build, and unchanged code means unchanged bytes."""
+    import importlib
     from importlib import metadata
 
-    root = wheelhouse.source_root()
     for package in SERVING_PACKAGES:
+        source = Path(importlib.import_module(package).__file__).parent
         shutil.copytree(
-            root / package,
-            dest / package,
+            source,
+            dest.joinpath(*package.split(".")),
             ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "tests"),
+            dirs_exist_ok=True,
         )
     version = metadata.version(wheelhouse.OWN_DISTRIBUTION)
     info = dest / f"{wheelhouse.OWN_DISTRIBUTION}-{version}.dist-info"
@@ -298,7 +301,7 @@ class DockerTarget:
     ):
         """Build `<model>:<version>`, start it on `port`, wait until /health
         reports that version, then stop what served `port` before."""
-        from serving.errors import DeployError
+        from mlcadence.serving.errors import DeployError
 
         try:
             return self._deploy(
@@ -308,9 +311,9 @@ class DockerTarget:
             raise DeployError(exc.message) from exc
 
     def _deploy(self, model_uri, name, version, port, output, tracking_uri, health_timeout):
-        from serving.deploy import DeploymentRecord, record_deployment
-        from tracking import Client
-        from tracking.uris import resolve_model_uri
+        from mlcadence.serving.deploy import DeploymentRecord, record_deployment
+        from mlcadence.tracking import Client
+        from mlcadence.tracking.uris import resolve_model_uri
 
         client = Client(tracking_uri)
         resolved = resolve_model_uri(model_uri, client)
@@ -388,7 +391,7 @@ class DockerTarget:
             command=[
                 "python",
                 "-m",
-                "serving.server",
+                "mlcadence.serving.server",
                 "--model-uri",
                 f"models:/{model_name}/{version}",
                 "--host",
@@ -431,7 +434,7 @@ class DockerTarget:
         return docker.containers.list(filters={"label": f"{LABEL_PREFIX}.target={TARGET_NAME}"})
 
     def list(self):
-        from serving.deploy import DeploymentRecord
+        from mlcadence.serving.deploy import DeploymentRecord
 
         docker = docker_client()
         records = []
@@ -462,7 +465,7 @@ class DockerTarget:
 
     def stop(self, name_or_port):
         """Stop the deployment(s) with this name or port; return the first one."""
-        from serving.errors import DeploymentNotFound
+        from mlcadence.serving.errors import DeploymentNotFound
 
         key = str(name_or_port)
         matches = [d for d in self.list() if d.name == key or str(d.port) == key]

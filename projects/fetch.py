@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 
 from filelock import FileLock
 
-from projects.errors import InvalidProject, ProjectError
+from mlcadence.projects.errors import InvalidProject, ProjectError
 
 GIT_SCHEMES = ("http", "https", "ssh", "git", "file")
 

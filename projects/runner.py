@@ -15,10 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from projects.environments import Execution, OutputSink, get_env_manager, print_sink
-from projects.errors import ExecutionFailed, InvalidParameters
-from projects.fetch import fetch
-from projects.spec import DEFAULT_ENTRY_POINT, load_project
+from mlcadence.projects.environments import Execution, OutputSink, get_env_manager, print_sink
+from mlcadence.projects.errors import ExecutionFailed, InvalidParameters
+from mlcadence.projects.fetch import fetch
+from mlcadence.projects.spec import DEFAULT_ENTRY_POINT, load_project
 
 DEFAULT_EXPERIMENT_NAME = "Default"
 
@@ -55,7 +55,7 @@ def parse_parameter_args(args: list[str]) -> dict[str, str]:
 
 def _experiment_id(client, experiment: str | None) -> str:
     """`experiment` is a name or an id; None means the default experiment."""
-    from tracking.errors import NotFound
+    from mlcadence.tracking.errors import NotFound
 
     if experiment is None:
         from mlcadence.settings import get_settings
@@ -97,8 +97,8 @@ def run(
     output: OutputSink = print_sink,
     raise_on_failure: bool = True,
 ) -> ProjectRun:
-    from tracking import Client
-    from tracking.tracking_uri import run_environment
+    from mlcadence.tracking import Client
+    from mlcadence.tracking.tracking_uri import run_environment
 
     cache_dir = projects_cache_dir()
     fetched = fetch(uri, version, cache_dir)
@@ -179,6 +179,6 @@ def run(
 
 
 def _params(values: Mapping[str, str]):
-    from tracking.entities import Param
+    from mlcadence.tracking.entities import Param
 
     return [Param(k, v) for k, v in values.items()]

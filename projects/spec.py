@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 
 import yaml
 
-from projects.errors import InvalidParameters, InvalidProject
+from mlcadence.projects.errors import InvalidParameters, InvalidProject
 
 MLPROJECT_FILE = "mlproject"
 DEFAULT_ENTRY_POINT = "main"

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from projects.errors import ProjectError
+from mlcadence.projects.errors import ProjectError
 
 OWN_DISTRIBUTION = "mlcadence"
 READY_MARKER = ".complete"

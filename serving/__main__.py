@@ -1,3 +1,3 @@
-from serving.server import main
+from mlcadence.serving.server import main
 
 main()

@@ -22,11 +22,11 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
 
-from serving import protocol
-from serving.batching import MicroBatcher
-from serving.config import ServerConfig
-from serving.convert import to_model_input
-from serving.errors import (
+from mlcadence.serving import protocol
+from mlcadence.serving.batching import MicroBatcher
+from mlcadence.serving.config import ServerConfig
+from mlcadence.serving.convert import to_model_input
+from mlcadence.serving.errors import (
     BadRequest,
     ModelFailed,
     ModelLoadError,
@@ -36,12 +36,12 @@ from serving.errors import (
     ServingError,
     Unauthenticated,
 )
-from serving.metrics import ServerMetrics
-from serving.model import LoadedModel, is_moving_uri
-from serving.model import load as load_model
-from serving.model import resolve_version as registry_version
-from serving.openapi import invocations_openapi
-from serving.reload import ModelHolder, Reloader
+from mlcadence.serving.metrics import ServerMetrics
+from mlcadence.serving.model import LoadedModel, is_moving_uri
+from mlcadence.serving.model import load as load_model
+from mlcadence.serving.model import resolve_version as registry_version
+from mlcadence.serving.openapi import invocations_openapi
+from mlcadence.serving.reload import ModelHolder, Reloader
 
 log = logging.getLogger("mlcadence.serving")
 

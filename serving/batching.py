@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from serving.convert import ModelInput
+from mlcadence.serving.convert import ModelInput
 
 
 @dataclass

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from serving.errors import BadRequest, SchemaMismatch
-from serving.protocol import Payload
-from serving.schema import INTEGER_TYPES, NUMERIC_TYPES, ColumnSpec, InputSchema
+from mlcadence.serving.errors import BadRequest, SchemaMismatch
+from mlcadence.serving.protocol import Payload
+from mlcadence.serving.schema import INTEGER_TYPES, NUMERIC_TYPES, ColumnSpec, InputSchema
 
 _MISSING = object()
 

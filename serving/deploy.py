@@ -15,11 +15,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Protocol, runtime_checkable
 
-from serving.errors import DeployError
+from mlcadence.serving.errors import DeployError
 
 DEPLOY_TARGETS: dict[str, str] = {
-    "local": "serving.local_target:LocalTarget",
-    "docker": "projects.docker_deploy:DockerTarget",
+    "local": "mlcadence.serving.local_target:LocalTarget",
+    "docker": "mlcadence.projects.docker_deploy:DockerTarget",
 }
 
 # Model version tags written for every deployment (what, where, when).
@@ -90,7 +90,7 @@ def model_uri_for(
 
 
 def resolve_version(model_uri: str) -> str:
-    from tracking.uris import resolve_model_uri
+    from mlcadence.tracking.uris import resolve_model_uri
 
     resolved = resolve_model_uri(model_uri)
     if resolved.version is None:
@@ -103,7 +103,7 @@ def record_deployment(record: DeploymentRecord, client=None) -> None:
     if record.model_name is None or record.version is None:
         return
     if client is None:
-        from tracking import Client
+        from mlcadence.tracking import Client
 
         client = Client()
     values = {

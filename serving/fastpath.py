@@ -75,7 +75,7 @@ FAST_PREDICTORS: dict[str, Callable[[Any, str], Callable[[Any], Any] | None]] = 
 
 def fast_predict(estimator: Any, method: str, probes: list[np.ndarray]) -> Callable | None:
     """A verified fast predict for `estimator.<method>`, or None."""
-    from serving.config import fast_path_enabled
+    from mlcadence.serving.config import fast_path_enabled
 
     if not fast_path_enabled():
         return None

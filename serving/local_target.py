@@ -20,8 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-from serving.deploy import DeploymentRecord
-from serving.errors import DeployError, DeploymentNotFound
+from mlcadence.serving.deploy import DeploymentRecord
+from mlcadence.serving.errors import DeployError, DeploymentNotFound
 
 HEALTH_TIMEOUT = 180.0  # seconds for import + load + warm-up on a busy box
 STOP_TIMEOUT = 30.0
@@ -175,15 +175,11 @@ class LocalTarget:
 
     # ------------------------------------------------------------ process
     def _spawn(self, model_uri, host, port, workers, log_path, state_file, server_args, env):
-        import serving
-
-        source_root = str(Path(serving.__file__).resolve().parent.parent)
+        # The server runs on this interpreter, where mlcadence is installed;
+        # nothing is added to its path, so the caller's folders cannot shadow it.
         full_env = {**os.environ, **env}
-        full_env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (source_root, full_env.get("PYTHONPATH", "")) if p
-        )
         try:
-            from tracking.tracking_uri import get_tracking_uri
+            from mlcadence.tracking.tracking_uri import get_tracking_uri
 
             uri = get_tracking_uri()
             # A relative store path must mean the same store for the server.
@@ -195,7 +191,7 @@ class LocalTarget:
         cmd = [
             sys.executable,
             "-m",
-            "serving.server",
+            "mlcadence.serving.server",
             "-m",
             model_uri,
             "--host",

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from serving.errors import ModelLoadError
-from serving.schema import InputSchema
+from mlcadence.serving.errors import ModelLoadError
+from mlcadence.serving.schema import InputSchema
 
 # We pass arrays whose columns were already matched by name to the signature,
 # so scikit-learn's "fitted with feature names" reminder is noise here.
@@ -88,8 +88,8 @@ def from_estimator(
 def load(uri: str) -> LoadedModel:
     """Resolve and load `uri`; any failure becomes a `ModelLoadError` that says why."""
     try:
-        from tracking.models import load_model
-        from tracking.uris import resolve_model_uri
+        from mlcadence.tracking.models import load_model
+        from mlcadence.tracking.uris import resolve_model_uri
     except ImportError as exc:  # pragma: no cover - the models layer is a sibling package
         raise ModelLoadError(f"The model layer is not available: {exc}") from exc
     try:
@@ -124,7 +124,7 @@ def load(uri: str) -> LoadedModel:
 
 def resolve_version(uri: str) -> str | None:
     """The registry version `uri` points at now (cheap: no model files read)."""
-    from tracking.uris import resolve_model_uri
+    from mlcadence.tracking.uris import resolve_model_uri
 
     resolved = resolve_model_uri(uri)
     return None if resolved.version is None else str(resolved.version)
@@ -159,7 +159,7 @@ def _estimator_predict(estimator: Any, method_name: str) -> Callable[[Any, dict 
     method = getattr(estimator, method_name)
     width = getattr(estimator, "n_features_in_", None)
     if isinstance(width, int):
-        from serving.fastpath import fast_predict, probe_inputs
+        from mlcadence.serving.fastpath import fast_predict, probe_inputs
 
         method = fast_predict(estimator, method_name, probe_inputs(width)) or method
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from serving.schema import InputSchema, _json_type
+from mlcadence.serving.schema import InputSchema, _json_type
 
 ERROR_SCHEMA = {
     "type": "object",

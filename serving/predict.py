@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from serving import protocol
-from serving.convert import to_model_input
-from serving.errors import UnsupportedMediaType
-from serving.model import LoadedModel
-from serving.model import load as load_model
+from mlcadence.serving import protocol
+from mlcadence.serving.convert import to_model_input
+from mlcadence.serving.errors import UnsupportedMediaType
+from mlcadence.serving.model import LoadedModel
+from mlcadence.serving.model import load as load_model
 
 # File suffix -> the Content-Type the server would have received.
 MEDIA_TYPES = {

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from serving.errors import BadRequest, UnsupportedMediaType
+from mlcadence.serving.errors import BadRequest, UnsupportedMediaType
 
 try:  # orjson ships with Prefect, so it is normally present; json is the fallback.
     import orjson

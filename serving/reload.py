@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from serving.model import LoadedModel
+from mlcadence.serving.model import LoadedModel
 
 log = logging.getLogger("mlcadence.serving")
 

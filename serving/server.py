@@ -1,4 +1,4 @@
-"""Run the scoring server: `python -m serving.server --model-uri URI [...]`.
+"""Run the scoring server: `python -m mlcadence.serving.server --model-uri URI [...]`.
 
 Kept free of Typer/Prefect/MLflow imports so a server process starts fast.
 The model is loaded *before* the port is bound, so a process sharing a port
@@ -19,7 +19,7 @@ import threading
 import time
 from pathlib import Path
 
-from serving.config import CONFIG_ENV, ServerConfig
+from mlcadence.serving.config import CONFIG_ENV, ServerConfig
 
 log = logging.getLogger("mlcadence.serving")
 
@@ -44,7 +44,9 @@ class DrainingApp:
 
         async def send_closing(message):
             if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"connection"]
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"connection"
+                ]
                 message = {**message, "headers": [*headers, (b"connection", b"close")]}
             await send(message)
 
@@ -94,7 +96,7 @@ def bind_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.soc
 def app_from_env():
     """uvicorn factory for `--workers N`: each worker rebuilds the app from the
     JSON config in MLCADENCE_SERVING_CONFIG."""
-    from serving.app import create_app
+    from mlcadence.serving.app import create_app
 
     return create_app(config=ServerConfig.from_env())
 
@@ -134,9 +136,9 @@ def serve(config: ServerConfig) -> None:
     )
     if config.workers > 1:
         os.environ[CONFIG_ENV] = config.to_env()
-        app = "serving.server:app_from_env"
+        app = "mlcadence.serving.server:app_from_env"
     else:
-        from serving.app import create_app
+        from mlcadence.serving.app import create_app
 
         app = create_app(config=config)  # loads (and warms up) the model first
     sockets = [bind_socket(config.host, config.port, reuse_port=config.reuse_port)]
@@ -173,7 +175,7 @@ def serve(config: ServerConfig) -> None:
 
 
 def parse_args(argv: list[str] | None = None) -> ServerConfig:
-    p = argparse.ArgumentParser(prog="python -m serving.server", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m mlcadence.serving.server", description=__doc__)
     p.add_argument("--model-uri", "-m", required=True)
     p.add_argument("--host")
     p.add_argument("--port", type=int)
@@ -193,7 +195,7 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from serving.errors import ServingError
+    from mlcadence.serving.errors import ServingError
 
     config = parse_args(argv)
     try:

@@ -14,9 +14,9 @@ from prefect.artifacts import (
     create_table_artifact,
 )
 
-import tracking
+from mlcadence import tracking
 from mlcadence.pipeline.gate import GateDecision
-from tracking.errors import NotFound, TrackingError
+from mlcadence.tracking.errors import NotFound, TrackingError
 
 LEADERBOARD_SIZE = 20
 

@@ -15,7 +15,7 @@ from prefect import task
 from prefect.cache_policies import INPUTS, TASK_SOURCE
 from prefect.logging import get_run_logger
 
-import tracking
+from mlcadence import tracking
 from mlcadence.pipeline import features, sources, validation
 from mlcadence.pipeline.errors import DataUnavailable
 from mlcadence.settings import Settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import task
 from prefect.logging import get_run_logger
 
-from serving import deploy as deploying
+from mlcadence.serving import deploy as deploying
 
 
 @task(name="resolve-model-version")

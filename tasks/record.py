@@ -10,7 +10,7 @@ from typing import Any
 from prefect import runtime, task
 from prefect.context import FlowRunContext
 
-import tracking
+from mlcadence import tracking
 from mlcadence.pipeline.evaluation import Evaluation
 from mlcadence.pipeline.features import Split
 
@@ -75,7 +75,7 @@ def log_run(
 ) -> str:
     """Params, metrics, report, confusion matrix and the model (MLmodel format,
     signature, input example) on the active run. Returns the model URI."""
-    from tracking import models
+    from mlcadence.tracking import models
 
     tracking.log_params({key: _param_text(value) for key, value in params.items()})
     tracking.log_metrics(evaluation.metrics)

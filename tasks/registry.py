@@ -7,9 +7,9 @@ from prefect import task
 from prefect.events import emit_event
 from prefect.logging import get_run_logger
 
-import tracking
+from mlcadence import tracking
 from mlcadence.pipeline import gate
-from tracking.errors import NotFound
+from mlcadence.tracking.errors import NotFound
 
 CHALLENGER = "challenger"
 CHAMPION = "champion"
@@ -24,7 +24,7 @@ def model_resource_id(name: str) -> str:
 @task(name="register")
 def register(model_uri: str, name: str, run_id: str) -> int:
     """A new version of `name` from the logged model, aliased `challenger`."""
-    from tracking.registry import register_model
+    from mlcadence.tracking.registry import register_model
 
     version = register_model(model_uri, name, tags={"mlcadence.source_run_id": run_id})
     client = tracking.Client()

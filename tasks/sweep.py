@@ -8,7 +8,7 @@ from typing import Any
 
 from prefect import task
 
-import tracking
+from mlcadence import tracking
 from mlcadence.pipeline import estimators, evaluation
 from mlcadence.pipeline.features import Split
 
@@ -61,8 +61,8 @@ def fit_candidate(
 @task(name="log-best-model")
 def log_candidate_model(candidate: Candidate) -> str:
     """The winner's model (MLmodel format) into the winner's own child run."""
-    from tasks.record import INPUT_EXAMPLE_ROWS
-    from tracking import models
+    from mlcadence.tasks.record import INPUT_EXAMPLE_ROWS
+    from mlcadence.tracking import models
 
     example = candidate.split.X_test.head(INPUT_EXAMPLE_ROWS)
     signature = models.infer_signature(example, candidate.fitted.predict(example))

@@ -58,7 +58,7 @@ def _postgres_database():
     try:
         yield f"{prefix}/{name}"
     finally:
-        from tracking.backends import clear_cache
+        from mlcadence.tracking.backends import clear_cache
 
         clear_cache()
         with psycopg.connect(base, autocommit=True) as conn:

@@ -6,9 +6,9 @@ a plain path or file:// (MLflow's file-store layout), sqlite:///... or
 postgresql://... . Importing this package never imports SQLAlchemy.
 """
 
-from tracking.artifacts import FileInfo
-from tracking.client import Client
-from tracking.entities import (
+from mlcadence.tracking.artifacts import FileInfo
+from mlcadence.tracking.client import Client
+from mlcadence.tracking.entities import (
     Experiment,
     Metric,
     ModelVersion,
@@ -20,7 +20,7 @@ from tracking.entities import (
     RunStatus,
     RunTag,
 )
-from tracking.errors import (
+from mlcadence.tracking.errors import (
     AlreadyExists,
     CorruptStore,
     InvalidInput,
@@ -29,7 +29,7 @@ from tracking.errors import (
     NotFound,
     TrackingError,
 )
-from tracking.fluent import (
+from mlcadence.tracking.fluent import (
     ActiveRun,
     active_run,
     end_run,
@@ -52,7 +52,7 @@ from tracking.fluent import (
     set_tags,
     start_run,
 )
-from tracking.tracking_uri import get_tracking_uri, set_tracking_uri
+from mlcadence.tracking.tracking_uri import get_tracking_uri, set_tracking_uri
 
 __all__ = [
     "ActiveRun",

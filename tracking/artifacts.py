@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from tracking.errors import InvalidInput, NotFound
+from mlcadence.tracking.errors import InvalidInput, NotFound
 
 # Temporary files carry this prefix; listings skip them.
 TMP_PREFIX = ".mlc-tmp-"

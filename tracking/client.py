@@ -16,10 +16,10 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from tracking import artifacts as _artifacts
-from tracking.backends import get_backend
-from tracking.backends.base import VIEW_ACTIVE, VIEW_ALL, VIEW_DELETED, TrackingBackend
-from tracking.entities import (
+from mlcadence.tracking import artifacts as _artifacts
+from mlcadence.tracking.backends import get_backend
+from mlcadence.tracking.backends.base import VIEW_ACTIVE, VIEW_ALL, VIEW_DELETED, TrackingBackend
+from mlcadence.tracking.entities import (
     STAGES,
     Experiment,
     Metric,
@@ -31,9 +31,9 @@ from tracking.entities import (
     RunStatus,
     RunTag,
 )
-from tracking.errors import InvalidInput
-from tracking.tracking_uri import get_tracking_uri, normalize_uri
-from tracking.validation import (
+from mlcadence.tracking.errors import InvalidInput
+from mlcadence.tracking.tracking_uri import get_tracking_uri, normalize_uri
+from mlcadence.tracking.validation import (
     MAX_BATCH_METRICS,
     MAX_BATCH_PARAMS,
     MAX_BATCH_TAGS,

@@ -17,19 +17,19 @@ import threading
 from contextvars import ContextVar
 from pathlib import Path
 
-from tracking import artifacts as _artifacts
-from tracking.client import Client, parse_status
-from tracking.entities import DELETED, Experiment, Metric, Param, Run, RunStatus, RunTag
-from tracking.errors import AlreadyExists, InvalidInput, InvalidState, NotFound
-from tracking.reaper import owner_tags
-from tracking.tracking_uri import (
+from mlcadence.tracking import artifacts as _artifacts
+from mlcadence.tracking.client import Client, parse_status
+from mlcadence.tracking.entities import DELETED, Experiment, Metric, Param, Run, RunStatus, RunTag
+from mlcadence.tracking.errors import AlreadyExists, InvalidInput, InvalidState, NotFound
+from mlcadence.tracking.reaper import owner_tags
+from mlcadence.tracking.tracking_uri import (
     default_experiment_name,
     env_experiment_id,
     env_run_id,
     get_tracking_uri,
     run_environment,
 )
-from tracking.validation import MAX_BATCH_METRICS, MAX_BATCH_PARAMS, MAX_BATCH_TAGS
+from mlcadence.tracking.validation import MAX_BATCH_METRICS, MAX_BATCH_PARAMS, MAX_BATCH_TAGS
 
 PARENT_RUN_TAG = "mlflow.parentRunId"
 NOTE_TAG = "mlflow.note.content"
@@ -363,7 +363,7 @@ def log_metric(
 
 
 def log_metrics(metrics: dict, step: int | None = None, timestamp: int | None = None) -> None:
-    from tracking.client import now_ms
+    from mlcadence.tracking.client import now_ms
 
     run = _get_or_start_run()
     ts = now_ms() if timestamp is None else timestamp

@@ -13,7 +13,7 @@ import socket
 import time
 from dataclasses import dataclass
 
-from tracking.entities import Run, RunStatus
+from mlcadence.tracking.entities import Run, RunStatus
 
 PID_TAG = "mlcadence.pid"
 HOST_TAG = "mlcadence.host"

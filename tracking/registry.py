@@ -10,11 +10,11 @@ through the registry notices a model directory rewritten wholesale.
 
 from __future__ import annotations
 
-from tracking.entities import ModelVersion
-from tracking.errors import InvalidInput, NotFound
-from tracking.models import integrity
-from tracking.models.mlmodel import read_mlmodel
-from tracking.uris import _client, resolve_model_uri
+from mlcadence.tracking.entities import ModelVersion
+from mlcadence.tracking.errors import InvalidInput, NotFound
+from mlcadence.tracking.models import integrity
+from mlcadence.tracking.models.mlmodel import read_mlmodel
+from mlcadence.tracking.uris import _client, resolve_model_uri
 
 # Version tag holding the sha256 of `mlcadence-manifest.json` at registration.
 MANIFEST_DIGEST_TAG = "mlcadence.manifest_sha256"

@@ -37,8 +37,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from tracking.entities import Run
-from tracking.errors import InvalidInput
+from mlcadence.tracking.entities import Run
+from mlcadence.tracking.errors import InvalidInput
 
 METRIC, PARAM, TAG, ATTRIBUTE = "metric", "param", "tag", "attribute"
 

@@ -25,9 +25,9 @@ from urllib.request import url2pathname
 
 import yaml
 
-from tracking.entities import ModelVersion
-from tracking.errors import InvalidInput, NotFound
-from tracking.validation import canonical_stage, validate_run_id
+from mlcadence.tracking.entities import ModelVersion
+from mlcadence.tracking.errors import InvalidInput, NotFound
+from mlcadence.tracking.validation import canonical_stage, validate_run_id
 
 MODELS_URI_HELP = (
     "Models URIs must be of the form 'models:/name/suffix' or 'models:/name@alias' where "
@@ -136,7 +136,7 @@ def parse_runs_uri(uri: str) -> RunsUri:
 
 def _client(client):
     """A tracking.Client for `client` (None -> the current tracking URI)."""
-    from tracking.client import Client
+    from mlcadence.tracking.client import Client
 
     if client is None:
         return Client()
@@ -166,8 +166,8 @@ def _version_for(client, ref: ModelsUri, uri: str) -> ModelVersion:
 def _logged_model_dir(client, model_id: str, uri: str) -> Path:
     """Artifacts of an MLflow 3 LoggedModel in a file store:
     <root>/<experiment>/models/<model_id>/meta.yaml names their location."""
-    from tracking.artifacts import artifact_root
-    from tracking.tracking_uri import is_file_store_uri
+    from mlcadence.tracking.artifacts import artifact_root
+    from mlcadence.tracking.tracking_uri import is_file_store_uri
 
     tracking_uri = getattr(client, "tracking_uri", "")
     if not is_file_store_uri(tracking_uri):

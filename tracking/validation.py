@@ -7,7 +7,7 @@ import posixpath
 import re
 import warnings
 
-from tracking.errors import InvalidInput
+from mlcadence.tracking.errors import InvalidInput
 
 MAX_ENTITY_KEY_LENGTH = 250
 MAX_PARAM_VAL_LENGTH = 6000
@@ -160,7 +160,7 @@ def validate_version(version) -> int:
 
 
 def canonical_stage(stage: str) -> str:
-    from tracking.entities import STAGES
+    from mlcadence.tracking.entities import STAGES
 
     for known in STAGES:
         if str(stage).lower() == known.lower():

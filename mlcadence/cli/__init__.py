@@ -10,7 +10,7 @@ import sys
 import typer
 
 from mlcadence.cli import pipeline_cmds, project_cmds, serving_cmds, tracking_cmds
-from tracking.errors import TrackingError
+from mlcadence.errors import MlcadenceError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 
@@ -21,7 +21,8 @@ for module in (tracking_cmds, pipeline_cmds, serving_cmds, project_cmds):
 def main() -> None:
     try:
         app()
-    except TrackingError as exc:
-        # One clear line, non-zero exit: the full traceback helps nobody here.
+    except MlcadenceError as exc:
+        # One clear line and the family's exit status: the message already says
+        # what to do, a traceback would only bury it.
         typer.secho(f"error: {exc.message}", fg=typer.colors.RED, err=True)
-        sys.exit(1)
+        sys.exit(exc.cli_exit_code)

@@ -89,7 +89,7 @@ def train(
         experiment=experiment,
         refresh_data=refresh_data,
     )
-    result = _run_flow("flows.training", "training", parameters, quiet)
+    result = _run_flow("mlcadence.flows.training", "training", parameters, quiet)
     _print_result(result, as_json)
 
 
@@ -129,7 +129,7 @@ def retrain(
         refresh_data=True,
         deploy=deploy,
     )
-    result = _run_flow("flows.retraining", "retraining", parameters, quiet)
+    result = _run_flow("mlcadence.flows.retraining", "retraining", parameters, quiet)
     _print_result(result, as_json)
 
 
@@ -171,7 +171,7 @@ def sweep(
         experiment=experiment,
         refresh_data=refresh_data,
     )
-    result = _run_flow("flows.sweep", "sweep", parameters, quiet)
+    result = _run_flow("mlcadence.flows.sweep", "sweep", parameters, quiet)
     _print_result(result, as_json)
 
 
@@ -218,7 +218,7 @@ def _run_flow(module: str, name: str, parameters: dict[str, Any], quiet: bool):
 
     from prefect.exceptions import ParameterTypeError
 
-    from tracking.errors import TrackingError
+    from mlcadence.tracking.errors import TrackingError
 
     _keep_tracebacks_out_of_progress()
     flow = getattr(importlib.import_module(module), name)
@@ -268,7 +268,7 @@ class _WithoutExpectedTracebacks(logging.Formatter):
         self.inner = inner or logging.Formatter()
 
     def format(self, record: logging.LogRecord) -> str:
-        from tracking.errors import TrackingError
+        from mlcadence.tracking.errors import TrackingError
 
         if record.exc_info and isinstance(record.exc_info[1], (PipelineError, TrackingError)):
             saved = record.exc_info, record.exc_text

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import typer
 
 project_app = typer.Typer(no_args_is_help=True, help="Run MLproject projects.")
@@ -29,26 +27,18 @@ def run_cmd(
     version: str | None = typer.Option(None, "--version", "-v", help="Git commit, branch or tag."),
 ) -> None:
     """Run an entry point in a tracking run; exit code 1 when it fails."""
-    from projects.errors import ExecutionFailed, ProjectError
-    from projects.runner import parse_parameter_args, run
+    from mlcadence.projects.runner import parse_parameter_args, run
 
-    try:
-        result = run(
-            uri,
-            entry_point=entry_point,
-            parameters=parse_parameter_args(param),
-            env_manager=env_manager,
-            experiment=experiment,
-            run_name=run_name,
-            build_image=build_image,
-            version=version,
-        )
-    except ExecutionFailed as exc:
-        typer.secho(f"error: {exc.message}", fg=typer.colors.RED, err=True)
-        sys.exit(exc.exit_code or 1)
-    except ProjectError as exc:
-        typer.secho(f"error: {exc.message}", fg=typer.colors.RED, err=True)
-        sys.exit(2)
+    result = run(
+        uri,
+        entry_point=entry_point,
+        parameters=parse_parameter_args(param),
+        env_manager=env_manager,
+        experiment=experiment,
+        run_name=run_name,
+        build_image=build_image,
+        version=version,
+    )
     typer.echo(f"=== Run {result.run_id} {result.status} ===")
 
 

@@ -11,11 +11,6 @@ import typer
 deployments_app = typer.Typer(help="Running deployments: list, stop.", no_args_is_help=True)
 
 
-def _fail(exc) -> None:
-    typer.secho(f"error: {exc.message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(1)
-
-
 def serve(
     model_uri: str = typer.Option(
         ..., "--model-uri", "-m", help="runs:/…, models:/name/3, models:/name@alias or a path"
@@ -39,9 +34,8 @@ def serve(
     access_log: bool = typer.Option(False, help="Log every request (slower)"),
 ) -> None:
     """Serve a model over HTTP in MLflow's scoring protocol (POST /invocations)."""
-    from serving.config import ServerConfig
-    from serving.errors import ServingError
-    from serving.server import serve as run_server
+    from mlcadence.serving.config import ServerConfig
+    from mlcadence.serving.server import serve as run_server
 
     config = ServerConfig.from_env(
         model_uri=model_uri,
@@ -55,10 +49,7 @@ def serve(
         reload_interval=reload_interval,
         access_log=access_log or None,
     )
-    try:
-        run_server(config)
-    except ServingError as exc:
-        _fail(exc)
+    run_server(config)
 
 
 def predict(
@@ -75,13 +66,9 @@ def predict(
     content_type: str = typer.Option(None, help="Override the format guessed from the suffix"),
 ) -> None:
     """Score a file with the same parsing and checks as POST /invocations."""
-    from serving.errors import ServingError
-    from serving.predict import score_file
+    from mlcadence.serving.predict import score_file
 
-    try:
-        result = score_file(model_uri, input_path, output_path, content_type)
-    except ServingError as exc:
-        _fail(exc)
+    result = score_file(model_uri, input_path, output_path, content_type)
     if output_path is None:
         sys.stdout.write(result.decode() + "\n")
     else:
@@ -102,25 +89,21 @@ def deploy(
     workers: int = typer.Option(1),
 ) -> None:
     """Deploy a registered model: start, health-check, then replace the old one."""
-    from serving.deploy import deploy_model
-    from serving.errors import ServingError
+    from mlcadence.serving.deploy import deploy_model
 
     registered = model_name or model or name
     if not registered:
         raise typer.BadParameter("give the registered model name (argument or --model)")
     options = {"host": host, "workers": workers} if target == "local" else {}
-    try:
-        record = deploy_model(
-            registered,
-            alias=alias,
-            version=version,
-            target=target,
-            port=port,
-            name=name or registered,
-            **options,
-        )
-    except ServingError as exc:
-        _fail(exc)
+    record = deploy_model(
+        registered,
+        alias=alias,
+        version=version,
+        target=target,
+        port=port,
+        name=name or registered,
+        **options,
+    )
     typer.echo(f"{record.name}: {record.model_uri} (version {record.version}) at {record.endpoint}")
 
 
@@ -130,13 +113,9 @@ def list_deployments(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Deployments and whether their process/container is running."""
-    from serving.deploy import get_target
-    from serving.errors import ServingError
+    from mlcadence.serving.deploy import get_target
 
-    try:
-        records = get_target(target).list()
-    except ServingError as exc:
-        _fail(exc)
+    records = get_target(target).list()
     if as_json:
         typer.echo(json.dumps([r.to_dict() for r in records], indent=2))
         return
@@ -155,13 +134,9 @@ def stop_deployment(
     target: str = typer.Option("local"),
 ) -> None:
     """Stop a deployment (in-flight requests finish first)."""
-    from serving.deploy import get_target
-    from serving.errors import ServingError
+    from mlcadence.serving.deploy import get_target
 
-    try:
-        record = get_target(target).stop(name_or_port)
-    except ServingError as exc:
-        _fail(exc)
+    record = get_target(target).stop(name_or_port)
     typer.echo(f"stopped {record.name} (port {record.port})")
 
 

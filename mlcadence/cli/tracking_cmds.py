@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 import typer
 
-from tracking.client import Client
-from tracking.errors import InvalidInput
+from mlcadence.tracking.client import Client
+from mlcadence.tracking.errors import InvalidInput
 
 runs_app = typer.Typer(no_args_is_help=True, help="Inspect and tidy runs.")
 experiments_app = typer.Typer(no_args_is_help=True, help="Inspect experiments.")
@@ -161,7 +161,7 @@ def runs_reap(
     tracking_uri: str = TrackingUriOpt,
 ) -> None:
     """Mark RUNNING runs whose owning process is gone as FAILED."""
-    from tracking.reaper import reap_stale_runs
+    from mlcadence.tracking.reaper import reap_stale_runs
 
     seconds = parse_duration(older_than) if older_than else None
     decisions = reap_stale_runs(Client(tracking_uri), seconds, dry_run=dry_run)

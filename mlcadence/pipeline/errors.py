@@ -1,16 +1,15 @@
-"""One exception family for the pipeline layer; each message says what to do."""
+"""The pipeline layer's errors, one branch of `mlcadence.errors`."""
 
 from __future__ import annotations
 
+from mlcadence.errors import MlcadenceError
 
-class PipelineError(Exception):
+
+class PipelineError(MlcadenceError):
     """Base of every error raised by `mlcadence.pipeline`."""
 
     error_code = "INVALID_PARAMETER_VALUE"
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+    cli_exit_code = 6
 
 
 class InvalidSource(PipelineError):

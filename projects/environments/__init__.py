@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from projects.environments.base import EnvManager, Execution, OutputSink, print_sink
-from projects.environments.conda import CondaEnv
-from projects.environments.docker import DockerEnvManager
-from projects.environments.local import LocalEnv
-from projects.environments.virtualenv import VirtualenvEnv
-from projects.errors import InvalidParameters
+from mlcadence.projects.environments.base import EnvManager, Execution, OutputSink, print_sink
+from mlcadence.projects.environments.conda import CondaEnv
+from mlcadence.projects.environments.docker import DockerEnvManager
+from mlcadence.projects.environments.local import LocalEnv
+from mlcadence.projects.environments.virtualenv import VirtualenvEnv
+from mlcadence.projects.errors import InvalidParameters
 
 ENV_MANAGERS: dict[str, type] = {
     "local": LocalEnv,

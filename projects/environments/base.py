@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from projects.spec import Project
+from mlcadence.projects.spec import Project
 
 OutputSink = Callable[[str], None]
 

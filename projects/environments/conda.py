@@ -13,11 +13,11 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from projects.environments.base import Execution
-from projects.environments.local import shell_env
-from projects.environments.process import run_streaming
-from projects.errors import EnvironmentUnavailable, InvalidProject
-from projects.spec import Project
+from mlcadence.projects.environments.base import Execution
+from mlcadence.projects.environments.local import shell_env
+from mlcadence.projects.environments.process import run_streaming
+from mlcadence.projects.errors import EnvironmentUnavailable, InvalidProject
+from mlcadence.projects.spec import Project
 
 
 def conda_executable() -> str | None:

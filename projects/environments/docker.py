@@ -28,9 +28,9 @@ import tempfile
 from pathlib import Path
 from urllib.parse import urlparse
 
-from projects.environments.base import Execution
-from projects.errors import EnvironmentUnavailable, InvalidProject, ProjectError
-from projects.spec import DockerEnv, Project
+from mlcadence.projects.environments.base import Execution
+from mlcadence.projects.errors import EnvironmentUnavailable, InvalidProject, ProjectError
+from mlcadence.projects.spec import DockerEnv, Project
 
 CONTAINER_CODE_DIR = "/mlflow/projects/code/"
 CONTAINER_STORE_DIR = "/mlflow/tmp/mlruns"
@@ -140,8 +140,8 @@ class DockerEnvManager:
             ) from None
 
     def _build_from_dockerfile(self, client, project: Project, tag: str, execution: Execution):
+        from mlcadence.projects import wheelhouse
         from mlcadence.settings import get_settings
-        from projects import wheelhouse
 
         with tempfile.TemporaryDirectory(prefix="mlcadence-base-ctx-") as tmp:
             context = Path(tmp) / "ctx"

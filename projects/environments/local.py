@@ -7,9 +7,9 @@ import os
 import sys
 from pathlib import Path
 
-from projects.environments.base import Execution
-from projects.environments.process import run_streaming
-from projects.spec import Project
+from mlcadence.projects.environments.base import Execution
+from mlcadence.projects.environments.process import run_streaming
+from mlcadence.projects.spec import Project
 
 
 def shell_env(execution: Execution, bin_dir: Path | None) -> dict[str, str]:

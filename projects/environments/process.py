@@ -8,7 +8,7 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from projects.environments.base import OutputSink
+from mlcadence.projects.environments.base import OutputSink
 
 
 def run_streaming(argv: list[str], cwd: Path, env: Mapping[str, str], output: OutputSink) -> int:

@@ -19,11 +19,11 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from projects.environments.base import Execution
-from projects.environments.local import shell_env
-from projects.environments.process import run_streaming
-from projects.errors import EnvironmentUnavailable, InvalidProject
-from projects.spec import Project, PythonEnv, load_python_env
+from mlcadence.projects.environments.base import Execution
+from mlcadence.projects.environments.local import shell_env
+from mlcadence.projects.environments.process import run_streaming
+from mlcadence.projects.errors import EnvironmentUnavailable, InvalidProject
+from mlcadence.projects.spec import Project, PythonEnv, load_python_env
 
 READY_MARKER = ".mlcadence-ready"
 

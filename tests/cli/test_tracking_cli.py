@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import tracking
+from mlcadence import tracking
 from mlcadence.cli import app
-from tracking.backends import clear_cache
-from tracking.entities import Metric, RunStatus
+from mlcadence.tracking.backends import clear_cache
+from mlcadence.tracking.entities import Metric, RunStatus
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -93,7 +93,7 @@ def test_errors_are_one_line_and_exit_nonzero(tracking_uri):
         text=True,
         timeout=120,
     )
-    assert out.returncode == 1
+    assert out.returncode == 3  # the tracking family's exit status
     assert out.stderr.startswith("error: ") and "Traceback" not in out.stderr
 
 
@@ -107,8 +107,8 @@ def test_experiments_list(runs):
 # -- reap ------------------------------------------------------------------------
 ORPHAN = textwrap.dedent(
     """
-    import os, tracking
-    run = tracking.start_run(run_name="orphan")
+    import os, mlcadence
+    run = mlcadence.start_run(run_name="orphan")
     print(run.info.run_id, flush=True)
     os._exit(0)  # dies without ending its run, as a SIGKILL would
     """
@@ -149,7 +149,7 @@ def test_runs_reap_marks_dead_owners_failed(client, tracking_uri):
 
 
 def test_reap_sees_reused_pid_as_gone(client, runs):
-    from tracking.reaper import HOST_TAG, PID_START_TAG, PID_TAG, owner_state, owner_tags
+    from mlcadence.tracking.reaper import HOST_TAG, PID_START_TAG, PID_TAG, owner_state, owner_tags
 
     mine = owner_tags()
     assert owner_state(mine) == "alive"

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-import tracking
+from mlcadence import tracking
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mlcadence.cli import app
-from tracking.entities import RunStatus
+from mlcadence.tracking.entities import RunStatus
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from flows.training import training
+from mlcadence.flows.training import training
 from tests.flows.conftest import run
 from tests.pipeline.test_sources import fred_server
 

@@ -7,14 +7,14 @@ import asyncio
 import pytest
 from prefect.exceptions import TerminationSignal
 
-from flows import lifecycle
-from tasks.record import FLOW_RUN_ID_TAG
-from tracking.entities import RunStatus
+from mlcadence.flows import lifecycle
+from mlcadence.tasks.record import FLOW_RUN_ID_TAG
+from mlcadence.tracking.entities import RunStatus
 
 
 @pytest.fixture
 def client(tracking_uri):
-    import tracking
+    from mlcadence import tracking
 
     tracking.set_tracking_uri(None)
     return tracking.Client(tracking_uri)
@@ -43,7 +43,7 @@ def test_status_follows_the_body(client, raised, status):
 
 
 def test_children_left_open_end_with_the_parent(client):
-    import tracking
+    from mlcadence import tracking
 
     with pytest.raises(RuntimeError):
         with lifecycle.tracked_run("exp") as parent:
@@ -55,7 +55,7 @@ def test_children_left_open_end_with_the_parent(client):
 
 
 def test_cancellation_hook_marks_the_flow_runs_tracking_runs_killed(client):
-    import tracking
+    from mlcadence import tracking
 
     exp = client.create_experiment("exp")
     mine = client.create_run(exp, tags={FLOW_RUN_ID_TAG: "fr-1"})

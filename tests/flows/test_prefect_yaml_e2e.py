@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tracking.entities import RunStatus
+from mlcadence.tracking.entities import RunStatus
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 POOL = "mlcadence-pool"
@@ -93,7 +93,7 @@ def test_prefect_yaml_train_from_the_ui_and_deploy_on_promotion(
         state = api.get(f"/flow_runs/{flow_run_id}").json()["state"]
         assert state["type"] == "COMPLETED", state
 
-        import tracking
+        from mlcadence import tracking
 
         client = tracking.Client(tracking_uri)
         (tracked,) = client.search_runs([client.get_experiment_by_name("stockpred").experiment_id])

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flows.retraining import retraining
-from flows.sweep import sweep
+from mlcadence.flows.retraining import retraining
+from mlcadence.flows.sweep import sweep
+from mlcadence.tracking.entities import RunStatus
 from tests.flows.conftest import run
-from tracking.entities import RunStatus
 
 
 def test_sweep_fans_out_child_runs_and_registers_the_best(store):

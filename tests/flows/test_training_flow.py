@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from prefect.exceptions import ParameterTypeError
 
-from flows.training import training
+from mlcadence.flows.training import training
 from mlcadence.pipeline.errors import InvalidConfig, InvalidData
-from tasks.record import FLOW_NAME_TAG, FLOW_RUN_ID_TAG
+from mlcadence.tasks.record import FLOW_NAME_TAG, FLOW_RUN_ID_TAG
+from mlcadence.tracking.entities import RunStatus
+from mlcadence.tracking.models import load_model
 from tests.flows.conftest import run
-from tracking.entities import RunStatus
-from tracking.models import load_model
 
 
 def experiment_runs(client, name="stockpred"):

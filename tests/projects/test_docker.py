@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.integration]
 
 def _docker_or_skip():
     try:
-        from projects.environments.docker import docker_client
+        from mlcadence.projects.environments.docker import docker_client
 
         client = docker_client()
     except Exception as exc:  # no engine: these tests cannot run here
@@ -79,8 +79,8 @@ def write(root: Path, files: dict[str, str]) -> Path:
 
 
 def test_docker_project_run_logs_into_our_store(docker, cache_env, tmp_path, monkeypatch):
-    from projects import runner
-    from tracking import Client
+    from mlcadence.projects import runner
+    from mlcadence.tracking import Client
 
     suffix = secrets.token_hex(4)
     base_tag = f"mlcadence-test-base-{suffix}:1"
@@ -119,19 +119,19 @@ def test_docker_project_run_logs_into_our_store(docker, cache_env, tmp_path, mon
             # (listing `mlcadence` here would pull all of its dependencies).
             "requirements.txt": "pyyaml\npydantic-settings\nfilelock\n",
             "train.py": """
-            import argparse, os, tracking
+            import argparse, os, mlcadence
             a = argparse.ArgumentParser(); a.add_argument("--scale", type=float)
             scale = a.parse_args().scale
             total = sum(int(x) for x in open("/data/numbers.txt"))
-            tracking.log_metric("total_scaled", total * scale)
-            tracking.log_param("explicit", os.environ["EXPLICIT"])
-            tracking.log_param("copied", os.environ["MLCADENCE_TEST_FROM_HOST"])
-            tracking.log_text("from the container", "note.txt")
+            mlcadence.log_metric("total_scaled", total * scale)
+            mlcadence.log_param("explicit", os.environ["EXPLICIT"])
+            mlcadence.log_param("copied", os.environ["MLCADENCE_TEST_FROM_HOST"])
+            mlcadence.log_text("from the container", "note.txt")
             print("cwd", os.getcwd(), "uri", os.environ["MLFLOW_TRACKING_URI"])
         """,
         },
     )
-    from projects.wheelhouse import own_wheel
+    from mlcadence.projects.wheelhouse import own_wheel
 
     (project / "own").mkdir()
     import shutil
@@ -168,7 +168,7 @@ def test_docker_project_run_logs_into_our_store(docker, cache_env, tmp_path, mon
             runner.run(str(project), entry_point="missing.py", tracking_uri=store)
         assert "missing.py" in str(info.value)
         (project / "boom.py").write_text("import sys; sys.exit(4)\n")
-        from projects.errors import ExecutionFailed
+        from mlcadence.projects.errors import ExecutionFailed
 
         with pytest.raises(ExecutionFailed) as failed:
             runner.run(
@@ -195,8 +195,8 @@ def test_docker_project_run_logs_into_our_store(docker, cache_env, tmp_path, mon
 def _register(store: str, name: str, seed: int, flip: bool = False) -> int:
     from sklearn.linear_model import LogisticRegression
 
-    import tracking
-    from tracking.models import log_model
+    from mlcadence import tracking
+    from mlcadence.tracking.models import log_model
 
     tracking.set_tracking_uri(store)
     try:
@@ -219,12 +219,12 @@ def _register(store: str, name: str, seed: int, flip: bool = False) -> int:
 def test_docker_deploy_blue_green(docker, cache_env, tmp_path):
     import httpx
 
-    from projects.docker_deploy import DockerTarget, free_port
-    from serving.deploy import DEPLOY_TARGETS, get_target
-    from serving.errors import DeployError, DeploymentNotFound
-    from tracking import Client
+    from mlcadence.projects.docker_deploy import DockerTarget, free_port
+    from mlcadence.serving.deploy import DEPLOY_TARGETS, get_target
+    from mlcadence.serving.errors import DeployError, DeploymentNotFound
+    from mlcadence.tracking import Client
 
-    assert DEPLOY_TARGETS["docker"] == "projects.docker_deploy:DockerTarget"
+    assert DEPLOY_TARGETS["docker"] == "mlcadence.projects.docker_deploy:DockerTarget"
     assert isinstance(get_target("docker"), DockerTarget)
     store = str(tmp_path / "mlruns")
     name = f"dtest{secrets.token_hex(3)}"
@@ -282,7 +282,7 @@ def test_docker_deploy_blue_green(docker, cache_env, tmp_path):
         # A version that cannot start: the deploy fails and v2 keeps serving.
         v3 = _register(store, name, 3)
         pkl = Client(store).get_model_version(name, v3)
-        from tracking.uris import resolve_model_uri
+        from mlcadence.tracking.uris import resolve_model_uri
 
         model_dir = Path(resolve_model_uri(f"models:/{name}/{v3}", Client(store)).local_path)
         (model_dir / "model.pkl").write_bytes(b"not a pickle")

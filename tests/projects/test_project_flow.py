@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tracking import Client
+from mlcadence.tracking import Client
 
 pytestmark = pytest.mark.integration
 
 
 def test_project_flow_runs_entry_point(prefect_server, tmp_path, monkeypatch):
-    from flows.project import project
+    from mlcadence.flows.project import project
 
     (tmp_path / "p").mkdir()
     (tmp_path / "p" / "MLproject").write_text(

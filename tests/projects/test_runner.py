@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from projects import runner
-from projects.errors import (
+from mlcadence.projects import runner
+from mlcadence.projects.errors import (
     EnvironmentUnavailable,
     ExecutionFailed,
     InvalidParameters,
     InvalidProject,
 )
-from tracking import Client
+from mlcadence.tracking import Client
 
 
 def write(root: Path, files: dict[str, str]) -> Path:
@@ -309,4 +309,4 @@ def test_cli_project_run(tmp_path, cache):
         text=True,
         env=env,
     )
-    assert bad.returncode == 2 and "float" in bad.stderr
+    assert bad.returncode == 5 and "float" in bad.stderr

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from projects.errors import InvalidParameters, InvalidProject, ProjectError
-from projects.runner import parse_parameter_args
-from projects.spec import DockerEnv, load_project
+from mlcadence.projects.errors import InvalidParameters, InvalidProject, ProjectError
+from mlcadence.projects.runner import parse_parameter_args
+from mlcadence.projects.spec import DockerEnv, load_project
 
 DEMO = """
 name: demo

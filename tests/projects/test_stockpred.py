@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from projects import runner
-from projects.spec import load_project
-from tracking import Client
+from mlcadence.projects import runner
+from mlcadence.projects.spec import load_project
+from mlcadence.tracking import Client
 
 STOCKPRED = Path(__file__).resolve().parents[2] / "projects" / "stockpred"
 

@@ -13,7 +13,7 @@ from tests.serving.serving_helpers import ServerProcess, train_forest
 @pytest.fixture(scope="session")
 def stock_model(tmp_path_factory) -> Path:
     """The flagship model saved in MLmodel format (signature + serving example)."""
-    from tracking.models import save_model
+    from mlcadence.tracking.models import save_model
 
     est, X = train_forest()
     path = tmp_path_factory.mktemp("models") / "stockpred"

@@ -35,7 +35,7 @@ def train_forest(seed: int = 0, n_estimators: int = 50):
 
 
 class ServerProcess:
-    """`python -m serving.server` on a free port, as a real separate process."""
+    """`python -m mlcadence.serving.server` on a free port, as a real separate process."""
 
     def __init__(self, args: list[str], env: dict[str, str] | None, state_dir: Path):
         self.state_file = state_dir / f"server-{time.monotonic_ns()}.json"
@@ -49,7 +49,7 @@ class ServerProcess:
             [
                 sys.executable,
                 "-m",
-                "serving.server",
+                "mlcadence.serving.server",
                 "--port",
                 "0",
                 "--state-file",

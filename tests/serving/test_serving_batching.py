@@ -10,11 +10,11 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from serving.app import create_app
-from serving.batching import MicroBatcher
-from serving.config import ServerConfig
-from serving.convert import ModelInput
-from serving.model import from_estimator
+from mlcadence.serving.app import create_app
+from mlcadence.serving.batching import MicroBatcher
+from mlcadence.serving.config import ServerConfig
+from mlcadence.serving.convert import ModelInput
+from mlcadence.serving.model import from_estimator
 from tests.serving.serving_helpers import FEATURES
 
 SIGNATURE = {

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from serving.convert import to_model_input
-from serving.errors import BadRequest, SchemaMismatch
-from serving.protocol import parse_content_type, payload_from_json
-from serving.schema import InputSchema
+from mlcadence.serving.convert import to_model_input
+from mlcadence.serving.errors import BadRequest, SchemaMismatch
+from mlcadence.serving.protocol import parse_content_type, payload_from_json
+from mlcadence.serving.schema import InputSchema
 
 
 def schema(*specs) -> InputSchema:

@@ -9,8 +9,8 @@ import time
 import httpx
 import pytest
 
-from serving.errors import DeployError, DeploymentNotFound
-from serving.local_target import LocalTarget
+from mlcadence.serving.errors import DeployError, DeploymentNotFound
+from mlcadence.serving.local_target import LocalTarget
 from tests.serving.serving_helpers import BOOK_ROW, train_forest
 
 pytestmark = pytest.mark.integration
@@ -29,10 +29,10 @@ def deploy_env(tmp_path_factory):
     import os
 
     from mlcadence.settings import reload_settings
-    from tracking import Client
-    from tracking.models import save_model
-    from tracking.registry import register_model
-    from tracking.uris import resolve_model_uri
+    from mlcadence.tracking import Client
+    from mlcadence.tracking.models import save_model
+    from mlcadence.tracking.registry import register_model
+    from mlcadence.tracking.uris import resolve_model_uri
 
     root = tmp_path_factory.mktemp("deploy")
     saved = {k: os.environ.get(k) for k in ("MLCADENCE_TRACKING_URI", "MLCADENCE_STATE_DIR")}
@@ -66,7 +66,7 @@ def served_version(port: int) -> str:
 
 
 def test_deploy_flow_starts_checks_and_records(prefect_server, deploy_env):
-    from flows.deployment import deploy
+    from mlcadence.flows.deployment import deploy
 
     client, target = deploy_env
     port = free_port()
@@ -82,7 +82,7 @@ def test_deploy_flow_starts_checks_and_records(prefect_server, deploy_env):
 
 
 def test_redeploy_on_the_same_port_replaces_only_after_healthy(deploy_env):
-    from serving.deploy import deploy_model
+    from mlcadence.serving.deploy import deploy_model
 
     client, target = deploy_env
     old = next(r for r in target.list() if r.name == "stockpred")
@@ -99,7 +99,7 @@ def test_redeploy_on_the_same_port_replaces_only_after_healthy(deploy_env):
 
 
 def test_failed_health_check_keeps_the_old_deployment(deploy_env):
-    from serving.deploy import deploy_model
+    from mlcadence.serving.deploy import deploy_model
 
     _, target = deploy_env
     current = target.list()[0]

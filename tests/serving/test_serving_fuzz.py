@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from serving.app import create_app
-from serving.config import ServerConfig
-from serving.model import from_estimator
+from mlcadence.serving.app import create_app
+from mlcadence.serving.config import ServerConfig
+from mlcadence.serving.model import from_estimator
 from tests.serving.serving_helpers import BOOK_ROW, FEATURES
 
 SIGNATURE = {

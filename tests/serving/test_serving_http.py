@@ -31,7 +31,7 @@ def quirky_model(tmp_path_factory, stock_estimator):
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import FunctionTransformer
 
-    from tracking.models import save_model
+    from mlcadence.tracking.models import save_model
 
     def quirk(X):
         import time as _time

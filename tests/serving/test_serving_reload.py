@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 
 def constant_model(path, value: int):
-    from tracking.models import save_model
+    from mlcadence.tracking.models import save_model
 
     X, y = training_data()
     y = y.copy()
@@ -32,8 +32,8 @@ def constant_model(path, value: int):
 def registry(tmp_path_factory):
     import os
 
-    from tracking import Client
-    from tracking.registry import register_model
+    from mlcadence.tracking import Client
+    from mlcadence.tracking.registry import register_model
 
     root = tmp_path_factory.mktemp("reload")
     store = str(root / "mlruns")
@@ -111,7 +111,7 @@ def test_broken_new_version_keeps_the_old_one(start_server, registry):
         {"MLCADENCE_TRACKING_URI": store},
     )
     broken = client.get_model_version("hot", 3)
-    from tracking.uris import resolve_model_uri
+    from mlcadence.tracking.uris import resolve_model_uri
 
     model_dir = resolve_model_uri("models:/hot/3").local_path
     (model_dir / "model.pkl").write_bytes(b"not a pickle")

@@ -8,9 +8,9 @@ import os
 import pytest
 import yaml
 
-import tracking
-from tracking import artifacts
-from tracking.errors import InvalidInput, NotFound
+from mlcadence import tracking
+from mlcadence.tracking import artifacts
+from mlcadence.tracking.errors import InvalidInput, NotFound
 
 
 @pytest.fixture

@@ -11,11 +11,11 @@ import math
 
 import pytest
 
-from tracking import Client
-from tracking.artifacts import artifact_root
-from tracking.backends import clear_cache
-from tracking.entities import Metric, Param, RunStatus, RunTag
-from tracking.errors import AlreadyExists, InvalidInput, NotFound, TrackingError
+from mlcadence.tracking import Client
+from mlcadence.tracking.artifacts import artifact_root
+from mlcadence.tracking.backends import clear_cache
+from mlcadence.tracking.entities import Metric, Param, RunStatus, RunTag
+from mlcadence.tracking.errors import AlreadyExists, InvalidInput, NotFound, TrackingError
 
 T0 = 1_700_000_000_000
 

@@ -13,10 +13,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracking.backends.file import FileBackend, root_from_uri
-from tracking.backends.file_yaml import dump_yaml, load_yaml
-from tracking.entities import Metric, Param, RunStatus, RunTag
-from tracking.errors import AlreadyExists, InvalidInput, InvalidState, NotFound
+from mlcadence.tracking.backends.file import FileBackend, root_from_uri
+from mlcadence.tracking.backends.file_yaml import dump_yaml, load_yaml
+from mlcadence.tracking.entities import Metric, Param, RunStatus, RunTag
+from mlcadence.tracking.errors import AlreadyExists, InvalidInput, InvalidState, NotFound
 
 
 @pytest.fixture
@@ -363,7 +363,7 @@ def test_corrupt_metric_line_is_reported(store):
     run_id = new_run(store).info.run_id
     run_dir = Path(store.root) / store.get_run(run_id).info.experiment_id / run_id
     (run_dir / "metrics" / "bad").write_text("1 2 3 4\n")
-    from tracking.errors import CorruptStore
+    from mlcadence.tracking.errors import CorruptStore
 
     with pytest.raises(CorruptStore, match="malformed"):
         store.get_metric_history(run_id, "bad")

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tracking.backends.file import FileBackend
-from tracking.entities import Metric, Param, RunTag
-from tracking.errors import InvalidInput
+from mlcadence.tracking.backends.file import FileBackend
+from mlcadence.tracking.entities import Metric, Param, RunTag
+from mlcadence.tracking.errors import InvalidInput
 
 PROCESSES = 4
 THREADS = 2

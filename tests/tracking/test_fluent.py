@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-import tracking
-from tracking import fluent
-from tracking.backends import clear_cache
-from tracking.entities import RunStatus
-from tracking.errors import InvalidInput, InvalidState, NotFound
+from mlcadence import tracking
+from mlcadence.tracking import fluent
+from mlcadence.tracking.backends import clear_cache
+from mlcadence.tracking.entities import RunStatus
+from mlcadence.tracking.errors import InvalidInput, InvalidState, NotFound
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -282,7 +282,7 @@ def test_set_tracking_uri_routes_new_runs(tmp_path):
 # -- subprocesses -------------------------------------------------------------------
 CHILD = textwrap.dedent(
     """
-    import tracking
+    from mlcadence import tracking
     with tracking.start_run() as run:
         tracking.log_metric("child_metric", 7.0)
     print(run.info.run_id)

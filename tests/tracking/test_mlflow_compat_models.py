@@ -14,16 +14,16 @@ import pytest
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LinearRegression
 
-import tracking
-from tracking import Client
-from tracking.models import (
+from mlcadence import tracking
+from mlcadence.tracking import Client
+from mlcadence.tracking.models import (
     UnverifiedModelWarning,
     infer_signature,
     load_model,
     log_model,
     save_model,
 )
-from tracking.uris import resolve_model_uri
+from mlcadence.tracking.uris import resolve_model_uri
 
 os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
 # A hard import: the dev extra provides mlflow, and a missing package must fail, not skip.

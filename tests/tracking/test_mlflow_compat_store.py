@@ -13,8 +13,8 @@ os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
 from mlflow import MlflowClient  # noqa: E402
 from mlflow.entities import ViewType  # noqa: E402
 
-from tracking.backends.file import FileBackend  # noqa: E402
-from tracking.entities import Metric, Param, RunStatus, RunTag  # noqa: E402
+from mlcadence.tracking.backends.file import FileBackend  # noqa: E402
+from mlcadence.tracking.entities import Metric, Param, RunStatus, RunTag  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

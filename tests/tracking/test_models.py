@@ -21,8 +21,8 @@ import pytest
 import yaml
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
-from tracking.errors import AlreadyExists, InvalidInput, ModelIntegrityError, NotFound
-from tracking.models import (
+from mlcadence.tracking.errors import AlreadyExists, InvalidInput, ModelIntegrityError, NotFound
+from mlcadence.tracking.models import (
     ColSpec,
     Schema,
     Signature,
@@ -31,7 +31,7 @@ from tracking.models import (
     load_model,
     save_model,
 )
-from tracking.models.integrity import MANIFEST_FILE
+from mlcadence.tracking.models.integrity import MANIFEST_FILE
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -315,7 +315,7 @@ def test_crashed_process_leaves_no_loadable_model(tmp_path):
         f"""
         import os, sys
         sys.path.insert(0, {str(REPO_ROOT)!r})
-        from tracking.models import save_model
+        from mlcadence.tracking.models import save_model
 
         class DiesWhileSaved:
             def predict(self, X):

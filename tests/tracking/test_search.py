@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from tracking.entities import Run, RunData, RunInfo, RunStatus
-from tracking.errors import InvalidInput
-from tracking.search import (
+from mlcadence.tracking.entities import Run, RunData, RunInfo, RunStatus
+from mlcadence.tracking.errors import InvalidInput
+from mlcadence.tracking.search import (
     Clause,
     OrderKey,
     parse_filter,

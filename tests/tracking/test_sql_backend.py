@@ -22,11 +22,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from tracking.backends import sql_schema
-from tracking.backends.sql import SqlBackend, engine_url
-from tracking.entities import Metric, Param, RunStatus, RunTag
-from tracking.errors import InvalidInput, InvalidState, NotFound
-from tracking.search import filter_runs, parse_filter, parse_order_by, sort_runs
+from mlcadence.tracking.backends import sql_schema
+from mlcadence.tracking.backends.sql import SqlBackend, engine_url
+from mlcadence.tracking.entities import Metric, Param, RunStatus, RunTag
+from mlcadence.tracking.errors import InvalidInput, InvalidState, NotFound
+from mlcadence.tracking.search import filter_runs, parse_filter, parse_order_by, sort_runs
 
 T0 = 1_700_000_000_000
 PG_ENV = "MLCADENCE_TEST_POSTGRES_URL"

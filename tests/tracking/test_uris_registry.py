@@ -12,13 +12,19 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LinearRegression
 
-import tracking
-from tracking import Client
-from tracking.errors import InvalidInput, ModelIntegrityError, NotFound
-from tracking.models import load_model, log_model, save_model
-from tracking.models.saving import LOG_MODEL_HISTORY_TAG
-from tracking.registry import MANIFEST_DIGEST_TAG, register_model
-from tracking.uris import ModelsUri, RunsUri, parse_models_uri, parse_runs_uri, resolve_model_uri
+from mlcadence import tracking
+from mlcadence.tracking import Client
+from mlcadence.tracking.errors import InvalidInput, ModelIntegrityError, NotFound
+from mlcadence.tracking.models import load_model, log_model, save_model
+from mlcadence.tracking.models.saving import LOG_MODEL_HISTORY_TAG
+from mlcadence.tracking.registry import MANIFEST_DIGEST_TAG, register_model
+from mlcadence.tracking.uris import (
+    ModelsUri,
+    RunsUri,
+    parse_models_uri,
+    parse_runs_uri,
+    resolve_model_uri,
+)
 
 
 # -- parsing (no store) ---------------------------------------------------------
@@ -102,7 +108,7 @@ def store(backend_uri):
     client = Client(backend_uri)
     exp = client.create_experiment("models")
     yield client, exp
-    from tracking.backends import clear_cache
+    from mlcadence.tracking.backends import clear_cache
 
     clear_cache()
 
@@ -265,7 +271,7 @@ def test_fluent_log_model_in_active_run(tracking_uri, fitted):
     assert info.model_uri == f"runs:/{run.info.run_id}/clf"
     assert info.registered_version == 1
     np.testing.assert_allclose(load_model("models:/fm/1").predict(X), model.predict(X))
-    from tracking.errors import InvalidState
+    from mlcadence.tracking.errors import InvalidState
 
     with pytest.raises(InvalidState, match="start_run"):
         log_model(model, "clf2")

@@ -12,20 +12,20 @@ import threading
 from importlib.metadata import entry_points
 from urllib.parse import urlparse
 
-from tracking.backends.base import TrackingBackend
-from tracking.errors import UnsupportedBackend
+from mlcadence.tracking.backends.base import TrackingBackend
+from mlcadence.tracking.errors import UnsupportedBackend
 
 ENTRY_POINT_GROUP = "mlcadence.tracking_backends"
 
 # scheme -> "module:factory". Imported lazily so that choosing the file store
 # never pays for SQLAlchemy.
 BUILTIN_BACKENDS: dict[str, str] = {
-    "": "tracking.backends.file:FileBackend",
-    "file": "tracking.backends.file:FileBackend",
-    "sqlite": "tracking.backends.sql:SqlBackend",
-    "postgresql": "tracking.backends.sql:SqlBackend",
-    "postgres": "tracking.backends.sql:SqlBackend",
-    "postgresql+psycopg": "tracking.backends.sql:SqlBackend",
+    "": "mlcadence.tracking.backends.file:FileBackend",
+    "file": "mlcadence.tracking.backends.file:FileBackend",
+    "sqlite": "mlcadence.tracking.backends.sql:SqlBackend",
+    "postgresql": "mlcadence.tracking.backends.sql:SqlBackend",
+    "postgres": "mlcadence.tracking.backends.sql:SqlBackend",
+    "postgresql+psycopg": "mlcadence.tracking.backends.sql:SqlBackend",
 }
 
 _cache: dict[str, TrackingBackend] = {}

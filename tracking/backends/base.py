@@ -14,7 +14,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
-from tracking.entities import (
+from mlcadence.tracking.entities import (
     Experiment,
     Metric,
     ModelVersion,

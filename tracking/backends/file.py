@@ -34,9 +34,9 @@ from urllib.parse import unquote, urlparse
 
 from filelock import FileLock
 
-from tracking import search as run_search
-from tracking import validation
-from tracking.backends.atomic import (
+from mlcadence.tracking import search as run_search
+from mlcadence.tracking import validation
+from mlcadence.tracking.backends.atomic import (
     append_bytes,
     create_file_once,
     list_files,
@@ -44,10 +44,10 @@ from tracking.backends.atomic import (
     read_values,
     replace_file,
 )
-from tracking.backends.base import VIEW_ACTIVE, VIEW_ALL, VIEW_DELETED, TrackingBackend
-from tracking.backends.file_registry import FileRegistryMixin
-from tracking.backends.file_yaml import dump_yaml, load_yaml
-from tracking.entities import (
+from mlcadence.tracking.backends.base import VIEW_ACTIVE, VIEW_ALL, VIEW_DELETED, TrackingBackend
+from mlcadence.tracking.backends.file_registry import FileRegistryMixin
+from mlcadence.tracking.backends.file_yaml import dump_yaml, load_yaml
+from mlcadence.tracking.entities import (
     ACTIVE,
     DELETED,
     Experiment,
@@ -59,7 +59,13 @@ from tracking.entities import (
     RunStatus,
     RunTag,
 )
-from tracking.errors import AlreadyExists, CorruptStore, InvalidInput, InvalidState, NotFound
+from mlcadence.tracking.errors import (
+    AlreadyExists,
+    CorruptStore,
+    InvalidInput,
+    InvalidState,
+    NotFound,
+)
 
 TRASH = ".trash"
 META = "meta.yaml"

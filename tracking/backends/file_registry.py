@@ -22,11 +22,11 @@ import uuid
 
 from filelock import FileLock
 
-from tracking import validation
-from tracking.backends.atomic import list_files, read_text, read_values, replace_file
-from tracking.backends.file_yaml import dump_yaml, load_yaml
-from tracking.entities import DELETED_STAGE, ModelVersion, RegisteredModel
-from tracking.errors import AlreadyExists, InvalidInput, NotFound
+from mlcadence.tracking import validation
+from mlcadence.tracking.backends.atomic import list_files, read_text, read_values, replace_file
+from mlcadence.tracking.backends.file_yaml import dump_yaml, load_yaml
+from mlcadence.tracking.entities import DELETED_STAGE, ModelVersion, RegisteredModel
+from mlcadence.tracking.errors import AlreadyExists, InvalidInput, NotFound
 
 VERSION_PREFIX = "version-"
 ACTIVE_STAGES = ("Staging", "Production")

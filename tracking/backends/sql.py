@@ -45,10 +45,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
 from mlcadence.settings import Settings
-from tracking.backends import sql_schema as s
-from tracking.backends.base import VIEW_ACTIVE, VIEW_ALL, VIEW_DELETED, TrackingBackend
-from tracking.backends.sql_search import build_search_query
-from tracking.entities import (
+from mlcadence.tracking.backends import sql_schema as s
+from mlcadence.tracking.backends.base import VIEW_ACTIVE, VIEW_ALL, VIEW_DELETED, TrackingBackend
+from mlcadence.tracking.backends.sql_search import build_search_query
+from mlcadence.tracking.entities import (
     ACTIVE,
     DELETED,
     DELETED_STAGE,
@@ -64,9 +64,9 @@ from tracking.entities import (
     RunStatus,
     RunTag,
 )
-from tracking.errors import AlreadyExists, InvalidInput, InvalidState, NotFound
-from tracking.search import parse_filter, parse_order_by
-from tracking.validation import validate_key
+from mlcadence.tracking.errors import AlreadyExists, InvalidInput, InvalidState, NotFound
+from mlcadence.tracking.search import parse_filter, parse_order_by
+from mlcadence.tracking.validation import validate_key
 
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"

@@ -31,7 +31,7 @@ from sqlalchemy import (
     select,
 )
 
-from tracking.errors import InvalidState
+from mlcadence.tracking.errors import InvalidState
 
 SCHEMA_VERSION = 1
 

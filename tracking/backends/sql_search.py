@@ -19,8 +19,8 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy import ColumnElement, Select, and_, exists, false, func, not_, or_, select
 
-from tracking.backends import sql_schema as s
-from tracking.search import ATTRIBUTE, DEFAULT_ORDER, METRIC, PARAM, TAG, Clause, OrderKey
+from mlcadence.tracking.backends import sql_schema as s
+from mlcadence.tracking.search import ATTRIBUTE, DEFAULT_ORDER, METRIC, PARAM, TAG, Clause, OrderKey
 
 ATTRIBUTE_COLUMNS = {
     "run_id": s.runs.c.run_id,

@@ -10,10 +10,16 @@ Modules, one job each: `signature` (schemas and their enforcement),
 (the MLmodel file), `saving`/`loading`, `pyfunc` (the loaded model).
 """
 
-from tracking.models.loading import UnverifiedModelWarning, load_model
-from tracking.models.pyfunc import PyFuncModel
-from tracking.models.saving import ModelInfo, log_model, save_model
-from tracking.models.signature import ColSpec, Schema, Signature, TensorSpec, infer_signature
+from mlcadence.tracking.models.loading import UnverifiedModelWarning, load_model
+from mlcadence.tracking.models.pyfunc import PyFuncModel
+from mlcadence.tracking.models.saving import ModelInfo, log_model, save_model
+from mlcadence.tracking.models.signature import (
+    ColSpec,
+    Schema,
+    Signature,
+    TensorSpec,
+    infer_signature,
+)
 
 __all__ = [
     "ColSpec",

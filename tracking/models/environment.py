@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from tracking.errors import InvalidInput
+from mlcadence.tracking.errors import InvalidInput
 
 REQUIREMENTS_FILE = "requirements.txt"
 PYTHON_ENV_FILE = "python_env.yaml"

@@ -16,7 +16,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from tracking.errors import ModelIntegrityError
+from mlcadence.tracking.errors import ModelIntegrityError
 
 MANIFEST_FILE = "mlcadence-manifest.json"
 MANIFEST_FORMAT = 1

@@ -10,11 +10,11 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from tracking.errors import InvalidInput, ModelIntegrityError, NotFound
-from tracking.models import integrity
-from tracking.models.mlmodel import MLMODEL_FILE, read_mlmodel, signature_of, sklearn_spec
-from tracking.models.pyfunc import PyFuncModel
-from tracking.models.serialization import get_format
+from mlcadence.tracking.errors import InvalidInput, ModelIntegrityError, NotFound
+from mlcadence.tracking.models import integrity
+from mlcadence.tracking.models.mlmodel import MLMODEL_FILE, read_mlmodel, signature_of, sklearn_spec
+from mlcadence.tracking.models.pyfunc import PyFuncModel
+from mlcadence.tracking.models.serialization import get_format
 
 
 class UnverifiedModelWarning(UserWarning):
@@ -22,7 +22,7 @@ class UnverifiedModelWarning(UserWarning):
 
 
 def _registry_digest(model_version) -> str | None:
-    from tracking.registry import MANIFEST_DIGEST_TAG
+    from mlcadence.tracking.registry import MANIFEST_DIGEST_TAG
 
     return model_version.tags.get(MANIFEST_DIGEST_TAG) if model_version is not None else None
 
@@ -61,7 +61,7 @@ def _model_file(model_dir: Path, name: str) -> Path:
 
 def load_model(model_uri, client=None) -> PyFuncModel:
     """Load a scikit-learn model from any model URI (runs:/, models:/, path)."""
-    from tracking.uris import resolve_model_uri
+    from mlcadence.tracking.uris import resolve_model_uri
 
     resolved = resolve_model_uri(model_uri, client)
     model_dir = resolved.local_path

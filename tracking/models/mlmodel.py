@@ -17,9 +17,9 @@ from pathlib import Path
 
 import yaml
 
-from tracking.errors import InvalidInput, NotFound
-from tracking.models.environment import CONDA_FILE, PYTHON_ENV_FILE
-from tracking.models.signature import Signature
+from mlcadence.tracking.errors import InvalidInput, NotFound
+from mlcadence.tracking.models.environment import CONDA_FILE, PYTHON_ENV_FILE
+from mlcadence.tracking.models.signature import Signature
 
 MLMODEL_FILE = "MLmodel"
 PYFUNC_FLAVOR = "python_function"
@@ -28,7 +28,7 @@ SKLEARN_LOADER_MODULE = "mlflow.sklearn"
 
 
 def _mlcadence_version() -> str:
-    from mlcadence import __version__
+    from mlcadence.version import __version__
 
     return __version__
 

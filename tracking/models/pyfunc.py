@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tracking.entities import ModelVersion
-from tracking.errors import InvalidInput
-from tracking.models.signature import Signature, enforce
+from mlcadence.tracking.entities import ModelVersion
+from mlcadence.tracking.errors import InvalidInput
+from mlcadence.tracking.models.signature import Signature, enforce
 
 
 @dataclass

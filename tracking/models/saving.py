@@ -17,13 +17,17 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tracking.errors import AlreadyExists, InvalidInput, InvalidState
-from tracking.models import integrity
-from tracking.models.environment import installed_version, resolve_requirements, write_environment
-from tracking.models.example import make_example
-from tracking.models.mlmodel import build_mlmodel, write_mlmodel
-from tracking.models.serialization import DEFAULT_FORMAT, get_format
-from tracking.models.signature import (
+from mlcadence.tracking.errors import AlreadyExists, InvalidInput, InvalidState
+from mlcadence.tracking.models import integrity
+from mlcadence.tracking.models.environment import (
+    installed_version,
+    resolve_requirements,
+    write_environment,
+)
+from mlcadence.tracking.models.example import make_example
+from mlcadence.tracking.models.mlmodel import build_mlmodel, write_mlmodel
+from mlcadence.tracking.models.serialization import DEFAULT_FORMAT, get_format
+from mlcadence.tracking.models.signature import (
     Signature,
     enforce,
     infer_schema,
@@ -166,7 +170,7 @@ def _publish(tmp: Path, path: Path) -> None:
 
 
 def _active_run_id() -> str | None:
-    import tracking
+    from mlcadence import tracking
 
     active = getattr(tracking, "active_run", None)
     run = active() if active is not None else None
@@ -205,8 +209,8 @@ def log_model(
 ) -> ModelInfo:
     """Save `sk_model` under the run's artifacts at `artifact_path` (the
     active run, or `run_id`), optionally registering it."""
-    from tracking.registry import register_model
-    from tracking.uris import _client
+    from mlcadence.tracking.registry import register_model
+    from mlcadence.tracking.uris import _client
 
     client = _client(client)
     run_id = run_id or _active_run_id()

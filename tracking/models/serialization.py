@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tracking.errors import InvalidInput, ModelIntegrityError
+from mlcadence.tracking.errors import InvalidInput, ModelIntegrityError
 
 DEFAULT_FORMAT = "cloudpickle"
 

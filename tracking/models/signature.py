@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tracking.errors import InvalidInput
+from mlcadence.tracking.errors import InvalidInput
 
 # MLflow's DataType names -> the numpy dtype a column of that type holds.
 COLUMN_TYPES: dict[str, np.dtype] = {
