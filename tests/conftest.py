@@ -24,6 +24,32 @@ os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+# Variables the test run itself provides; every other MLCADENCE_ variable of
+# the caller's shell is removed so that no test writes into a real store.
+_KEPT_VARIABLES = {"MLCADENCE_TEST_POSTGRES_URL"}
+
+
+@pytest.fixture(autouse=True)
+def fresh_process_state(monkeypatch):
+    """Every test starts as a new process would: no MLCADENCE_ variables from
+    the caller, settings read anew, no tracking URI set in code, no active run
+    or experiment, no cached backend; and leaves it so for the next test."""
+    from mlcadence.settings import reload_settings
+    from mlcadence.tracking import fluent
+    from mlcadence.tracking.backends import clear_cache
+
+    for name in list(os.environ):
+        if name.startswith("MLCADENCE_") and name not in _KEPT_VARIABLES:
+            monkeypatch.delenv(name)
+    reload_settings()
+    fluent.reset_process_state()
+    yield
+    fluent.reset_process_state()
+    clear_cache()
+    monkeypatch.undo()
+    reload_settings()
+
+
 @pytest.fixture(scope="session")
 def prefect_server():
     """One real Prefect API server (subprocess, SQLite) for the whole session.

@@ -445,3 +445,17 @@ def search_runs(
         current = active_run()
         ids = [current.info.experiment_id if current else _experiment_for_new_run(client, None)]
     return client.search_runs(ids, filter_string, max_results=max_results, order_by=order_by)
+
+
+def reset_process_state() -> None:
+    """Forget what this process chose through the fluent API (active runs,
+    the active experiment, runs handed over by the environment, a URI set in
+    code), without ending any run: what a fresh process or a test starts from."""
+    from mlcadence.tracking.tracking_uri import set_tracking_uri
+
+    global _active_experiment
+    _stack.set(())
+    with _lock:
+        _active_experiment = None
+        _consumed_env_runs.clear()
+    set_tracking_uri(None)

@@ -7,6 +7,7 @@ bare top-level names that would resolve to a user's own `tasks.py` or
 from __future__ import annotations
 
 import ast
+import re
 import tomllib
 from pathlib import Path
 
@@ -31,6 +32,9 @@ LAYERS: dict[str, int] = {
     "mlcadence.cli": 7,
 }
 PREFECT_FREE_BELOW = LAYERS["mlcadence.tasks"]
+# "module:attribute" strings in tables (backends by scheme, deploy targets) are
+# imports made later; they obey the same rule.
+LAZY_IMPORT = re.compile(r"^(mlcadence(?:\.\w+)+):\w+$")
 
 
 def source_modules() -> dict[str, Path]:
@@ -54,7 +58,8 @@ def layer_of(module: str) -> str | None:
 
 def imported_names(path: Path, module: str) -> list[tuple[int, str]]:
     """Every module an `import` in the file names, at any depth (function-level
-    imports count too), relative imports resolved against `module`."""
+    imports count too), relative imports resolved against `module`, plus the
+    modules named by "module:attribute" strings."""
     tree = ast.parse(path.read_text(), str(path))
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found: list[tuple[int, str]] = []
@@ -70,6 +75,10 @@ def imported_names(path: Path, module: str) -> list[tuple[int, str]]:
             found.append((node.lineno, base))
             # `from mlcadence import tracking` names a subpackage, not an attribute.
             found += [(node.lineno, f"{base}.{alias.name}") for alias in node.names]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            lazy = LAZY_IMPORT.match(node.value)
+            if lazy:
+                found.append((node.lineno, lazy.group(1)))
     return found
 
 
@@ -133,10 +142,14 @@ def test_nothing_imports_the_bare_top_level_names():
     assert not wrong, "import these as mlcadence.<name>:\n" + "\n".join(wrong)
 
 
-def test_the_layer_check_catches_an_upward_import(tmp_path):
-    """The checker itself: an upward import in a tracking module is reported."""
+def test_the_layer_check_sees_function_level_and_table_imports(tmp_path):
+    """The checker itself: an import inside a function and a "module:attr"
+    table entry in a tracking module are both seen as imports of serving."""
     bad = tmp_path / "bad.py"
-    bad.write_text("def f():\n    from mlcadence.serving import server\n")
-    names = [n for _, n in imported_names(bad, "mlcadence.tracking.bad")]
-    assert "mlcadence.serving" in names
+    bad.write_text(
+        "def f():\n    from mlcadence.serving import server\n"
+        "TABLE = {'x': 'mlcadence.projects.runner:run'}\n"
+    )
+    names = {n for _, n in imported_names(bad, "mlcadence.tracking.bad")}
+    assert {"mlcadence.serving", "mlcadence.projects.runner"} <= names
     assert LAYERS[layer_of("mlcadence.serving.server")] > LAYERS[layer_of("mlcadence.tracking.bad")]
