@@ -145,6 +145,14 @@ def test_allow_unverified_does_not_bypass_a_present_but_incomplete_manifest(mode
     _assert_refused_without_running(model_dir, marker, "not listed", allow_unverified=True)
 
 
+def test_manifest_replaced_by_a_directory_is_not_taken_for_a_missing_one(model_dir, marker):
+    (model_dir / MANIFEST_FILE).unlink()
+    (model_dir / MANIFEST_FILE).mkdir()
+    (model_dir / "model.pkl").write_bytes(_payload_bytes(marker))
+    _assert_refused_without_running(model_dir, marker, "not a file")
+    _assert_refused_without_running(model_dir, marker, "not a file", allow_unverified=True)
+
+
 def test_registered_model_with_deleted_manifest_is_refused_even_when_unverified_allowed(
     tmp_path, data, marker
 ):

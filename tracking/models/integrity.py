@@ -6,9 +6,9 @@ or serialization format is caught as surely as a swapped pickle). MLflow
 ignores files it does not know, so its loaders are unaffected.
 
 Rules, because unpickling runs code:
-- the loader gets a file's bytes only through `ModelFiles.read`; with a
-  manifest, a file it does not list is refused, so a manifest with entries
-  removed protects as much as a complete one (nothing);
+- the loader gets a file's bytes only through `FileReader.read`; with a
+  manifest, a file it does not list is refused, so removing entries from the
+  manifest lets no file through unchecked;
 - each file is read once, and the bytes that were hashed are the bytes handed
   out, so a file swapped on disk after its check is never used;
 - the manifest is parsed from the same bytes whose digest was compared with
@@ -164,7 +164,8 @@ class UnverifiedFiles:
         """Nothing to check against."""
 
 
-ModelFiles = VerifiedFiles | UnverifiedFiles
+# What the loader reads a model directory through.
+FileReader = VerifiedFiles | UnverifiedFiles
 
 
 def _parse_manifest(raw: bytes) -> dict[str, str]:
@@ -188,7 +189,7 @@ def open_verified(model_dir: Path, expected_manifest_sha256: str | None = None) 
     (when given) and parse it from those same bytes."""
     raw = _read_bytes(model_dir / MANIFEST_FILE)
     if raw is None:
-        raise _refuse(model_dir, f"'{MANIFEST_FILE}' is missing")
+        raise _refuse(model_dir, f"'{MANIFEST_FILE}' is missing or not a file")
     digest = sha256_bytes(raw)
     if expected_manifest_sha256 is not None and digest != expected_manifest_sha256:
         raise _refuse(

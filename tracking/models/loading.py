@@ -53,7 +53,7 @@ def _registry_digest(model_version) -> str | None:
 
 def _open_files(
     model_dir: Path, model_uri: str, expected_digest: str | None, allow_unverified: bool
-) -> integrity.ModelFiles:
+) -> integrity.FileReader:
     if integrity.has_manifest(model_dir):
         return integrity.open_verified(model_dir, expected_digest)
     if expected_digest is not None:
