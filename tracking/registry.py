@@ -2,10 +2,11 @@
 
 The URI is resolved and the model checked (an MLmodel file, and, when it has
 a manifest, every file digest, with the files the loader reads all listed)
-*before* the version is created, so a broken model never gets a version. The version's `source` is the URI as
-given (as MLflow stores it), its `run_id` comes from a runs:/ URI, and the
-sha256 of the model's manifest is pinned as a version tag so a later load
-through the registry notices a model directory rewritten wholesale.
+*before* the version is created, so a broken model never gets a version. The
+version's `source` is the URI as given (as MLflow stores it), its `run_id`
+comes from a runs:/ URI, and the sha256 of the model's manifest is pinned as a
+version tag so a later load through the registry notices a model directory
+rewritten wholesale.
 """
 
 from __future__ import annotations
