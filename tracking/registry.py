@@ -1,11 +1,12 @@
 """`register_model`: a model URI becomes a new version of a registered model.
 
-The URI is resolved and the model checked (an MLmodel file, and its file
-digests when it has a manifest) *before* the version is created, so a
-broken model never gets a version. The version's `source` is the URI as
-given (as MLflow stores it), its `run_id` comes from a runs:/ URI, and the
-sha256 of the model's manifest is pinned as a version tag so a later load
-through the registry notices a model directory rewritten wholesale.
+The URI is resolved and the model checked (an MLmodel file, and, when it has
+a manifest, every file digest, with the files the loader reads all listed)
+*before* the version is created, so a broken model never gets a version. The
+version's `source` is the URI as given (as MLflow stores it), its `run_id`
+comes from a runs:/ URI, and the sha256 of the model's manifest is pinned as a
+version tag so a later load through the registry notices a model directory
+rewritten wholesale.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from mlcadence.tracking.entities import ModelVersion
 from mlcadence.tracking.errors import InvalidInput, NotFound
 from mlcadence.tracking.models import integrity
+from mlcadence.tracking.models.loading import read_model_files
 from mlcadence.tracking.models.mlmodel import read_mlmodel
 from mlcadence.tracking.uris import _client, resolve_model_uri
 
@@ -45,8 +47,9 @@ def register_model(
     read_mlmodel(model_dir)  # NotFound / InvalidInput when it is not a model
     version_tags = dict(tags or {})
     if integrity.has_manifest(model_dir):
-        integrity.verify(model_dir)
-        version_tags[MANIFEST_DIGEST_TAG] = integrity.manifest_digest(model_dir)
+        # The pin is the digest of the manifest bytes that were just checked.
+        checked = read_model_files(model_dir, str(model_uri))
+        version_tags[MANIFEST_DIGEST_TAG] = checked.manifest_sha256
     run_id = resolved.run_id
     return client.create_model_version(
         name,

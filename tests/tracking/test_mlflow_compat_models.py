@@ -145,8 +145,10 @@ def test_we_load_models_mlflow_saved(tmp_path, frame_data, fmt):
         skops_trusted_types=trusted,
         pip_requirements=NO_INFERENCE,
     )
+    with pytest.raises(tracking.ModelIntegrityError, match="allow_unverified=True"):
+        load_model(tmp_path / "m")  # no manifest: refused unless the caller opts in
     with pytest.warns(UnverifiedModelWarning, match="no 'mlcadence-manifest.json'"):
-        loaded = load_model(tmp_path / "m")
+        loaded = load_model(tmp_path / "m", allow_unverified=True)
     assert not loaded.verified
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
     np.testing.assert_array_equal(
@@ -169,7 +171,7 @@ def test_we_load_an_mlflow_ndarray_model_with_its_signature_enforced(tmp_path, a
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnverifiedModelWarning)
-        loaded = load_model(tmp_path / "m")
+        loaded = load_model(tmp_path / "m", allow_unverified=True)
     np.testing.assert_allclose(loaded.predict(X), model.predict(X))
     with pytest.raises(tracking.InvalidInput, match="shape"):
         loaded.predict(X[:, :3])
@@ -217,7 +219,9 @@ def test_we_resolve_and_load_what_mlflow_registered(mlflow_uri, frame_data, tmp_
         ]:
             resolved = resolve_model_uri(uri, client)
             assert (resolved.local_path / "MLmodel").is_file(), uri
-            np.testing.assert_array_equal(load_model(uri, client).predict(X), model.predict(X))
+            np.testing.assert_array_equal(
+                load_model(uri, client, allow_unverified=True).predict(X), model.predict(X)
+            )
 
 
 def test_we_load_an_mlflow3_logged_and_registered_model(mlflow_uri, array_data):
@@ -237,5 +241,7 @@ def test_we_load_an_mlflow3_logged_and_registered_model(mlflow_uri, array_data):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnverifiedModelWarning)
         for uri in [info.model_uri, "models:/mlf3/1"]:
-            np.testing.assert_allclose(load_model(uri, client).predict(X), model.predict(X))
+            np.testing.assert_allclose(
+                load_model(uri, client, allow_unverified=True).predict(X), model.predict(X)
+            )
     assert resolve_model_uri("models:/mlf3/1", client).model_version.source == info.model_uri

@@ -1,24 +1,48 @@
-"""`load_model`: URI -> verified files -> estimator -> PyFuncModel.
+"""`load_model`: URI -> verified bytes -> estimator -> PyFuncModel.
 
-Digests are checked before the model file is opened, because unpickling is
-code execution. Models without our manifest (e.g. saved by
-`mlflow.sklearn`) still load, with an `UnverifiedModelWarning`.
+Unpickling is code execution, so a model loads only from bytes its manifest
+vouches for (see `integrity`): `MLmodel` and the model file it names are each
+read once, checked, and parsed or unpickled from those same bytes. A model
+without a manifest (e.g. saved by `mlflow.sklearn`) is refused unless the
+caller opts in with `allow_unverified=True`, which warns and logs.
 """
 
 from __future__ import annotations
 
+import logging
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import yaml
 
 from mlcadence.tracking.errors import InvalidInput, ModelIntegrityError, NotFound
 from mlcadence.tracking.models import integrity
-from mlcadence.tracking.models.mlmodel import MLMODEL_FILE, read_mlmodel, signature_of, sklearn_spec
+from mlcadence.tracking.models.mlmodel import (
+    MLMODEL_FILE,
+    SklearnModelSpec,
+    signature_of,
+    sklearn_spec,
+)
 from mlcadence.tracking.models.pyfunc import PyFuncModel
 from mlcadence.tracking.models.serialization import get_format
+
+_log = logging.getLogger(__name__)
 
 
 class UnverifiedModelWarning(UserWarning):
     """The model has no digest manifest, so its files could not be checked."""
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """What the loader uses of a model directory, all from checked bytes."""
+
+    mlmodel: dict
+    spec: SklearnModelSpec
+    model_bytes: bytes = field(repr=False)
+    verified: bool
+    manifest_sha256: str | None  # of the manifest bytes that were used
 
 
 def _registry_digest(model_version) -> str | None:
@@ -27,40 +51,79 @@ def _registry_digest(model_version) -> str | None:
     return model_version.tags.get(MANIFEST_DIGEST_TAG) if model_version is not None else None
 
 
-def _check_files(model_dir: Path, model_uri: str, expected_digest: str | None) -> bool:
+def _open_files(
+    model_dir: Path, model_uri: str, expected_digest: str | None, allow_unverified: bool
+) -> integrity.FileReader:
     if integrity.has_manifest(model_dir):
-        integrity.verify(model_dir, expected_digest)
-        return True
+        return integrity.open_verified(model_dir, expected_digest)
     if expected_digest is not None:
+        # Opting in covers models that never had a manifest, not one that lost it.
         raise ModelIntegrityError(
             f"Model '{model_uri}' was registered with a digest manifest, but "
             f"'{integrity.MANIFEST_FILE}' is gone from '{model_dir}', so it was not loaded. "
             "Restore the model's files or register a fresh copy."
         )
-    warnings.warn(
-        f"Model '{model_uri}' has no '{integrity.MANIFEST_FILE}' (it was not saved by "
-        "mlcadence), so its files were not checked before unpickling. Load only models from "
-        "sources you trust; re-save it with tracking.models.save_model to add digests.",
-        UnverifiedModelWarning,
-        stacklevel=3,
-    )
-    return False
-
-
-def _model_file(model_dir: Path, name: str) -> Path:
-    target = (model_dir / name).resolve()
-    if model_dir.resolve() not in target.parents:
-        raise InvalidInput(
-            f"The MLmodel at '{model_dir}' names model file '{name}', outside the model "
-            "directory; refusing to load it."
+    if not allow_unverified:
+        raise ModelIntegrityError(
+            f"Model '{model_uri}' has no '{integrity.MANIFEST_FILE}', so its files cannot be "
+            "checked before unpickling (which runs code), and it was not loaded. If it comes "
+            "from a source you trust (e.g. it was saved by MLflow), load it with "
+            "allow_unverified=True (CLI: --allow-unverified); otherwise re-save it with "
+            "mlcadence.tracking.models.save_model, which adds the manifest."
         )
-    if not target.is_file():
-        raise NotFound(f"Model file '{name}' is missing from '{model_dir}'. Re-save the model.")
-    return target
+    _log.warning(
+        "Model %r was not verified: it has no %s, and allow_unverified=True loads it unchecked.",
+        model_uri,
+        integrity.MANIFEST_FILE,
+    )
+    warnings.warn(
+        f"Model '{model_uri}' was not verified: it has no '{integrity.MANIFEST_FILE}' (it was "
+        "not saved by mlcadence), so its files were not checked before unpickling. Load only "
+        "models from sources you trust; re-save it with tracking.models.save_model to add "
+        "digests.",
+        UnverifiedModelWarning,
+        stacklevel=4,
+    )
+    return integrity.UnverifiedFiles(model_dir)
 
 
-def load_model(model_uri, client=None) -> PyFuncModel:
-    """Load a scikit-learn model from any model URI (runs:/, models:/, path)."""
+def _parse_mlmodel(data: bytes, model_dir: Path) -> dict:
+    # mlmodel.read_mlmodel reads the file itself; these bytes are the checked ones.
+    try:
+        doc = yaml.safe_load(data)
+    except yaml.YAMLError as e:
+        raise InvalidInput(f"The MLmodel file in '{model_dir}' is not valid YAML ({e}).") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("flavors"), dict):
+        raise InvalidInput(
+            f"The MLmodel file in '{model_dir}' has no 'flavors' map; it is not an MLflow model."
+        )
+    return doc
+
+
+def read_model_files(
+    model_dir: Path,
+    model_uri: str,
+    *,
+    expected_manifest_sha256: str | None = None,
+    allow_unverified: bool = False,
+) -> ModelFiles:
+    """Check `model_dir` and return what the loader needs from it, without
+    unpickling anything. Raises ModelIntegrityError on any mismatch, on a file
+    the loader needs that the manifest does not list, and on a missing
+    manifest unless `allow_unverified`."""
+    files = _open_files(model_dir, model_uri, expected_manifest_sha256, allow_unverified)
+    doc = _parse_mlmodel(files.read(MLMODEL_FILE), model_dir)
+    spec = sklearn_spec(doc, model_dir)
+    model_bytes = files.read(spec.model_file)
+    files.check_rest(already_read={MLMODEL_FILE, spec.model_file})
+    return ModelFiles(doc, spec, model_bytes, files.verified, files.manifest_sha256)
+
+
+def load_model(model_uri, client=None, *, allow_unverified: bool = False) -> PyFuncModel:
+    """Load a scikit-learn model from any model URI (runs:/, models:/, path).
+
+    `allow_unverified=True` also loads a model that has no digest manifest
+    (one saved by MLflow), with a warning; only for models you trust."""
     from mlcadence.tracking.uris import resolve_model_uri
 
     resolved = resolve_model_uri(model_uri, client)
@@ -70,18 +133,21 @@ def load_model(model_uri, client=None) -> PyFuncModel:
             f'Could not find an "MLmodel" configuration file at "{model_dir}" (from URI '
             f"'{model_uri}'). Check the URI; log or save the model first."
         )
-    verified = _check_files(model_dir, str(model_uri), _registry_digest(resolved.model_version))
-    doc = read_mlmodel(model_dir)
-    spec = sklearn_spec(doc, model_dir)
-    fmt = get_format(spec.serialization_format)
-    estimator = fmt.load(_model_file(model_dir, spec.model_file), spec.skops_trusted_types)
+    files = read_model_files(
+        model_dir,
+        str(model_uri),
+        expected_manifest_sha256=_registry_digest(resolved.model_version),
+        allow_unverified=allow_unverified,
+    )
+    fmt = get_format(files.spec.serialization_format)
+    estimator = fmt.loads(files.model_bytes, files.spec.skops_trusted_types)
     return PyFuncModel(
         model=estimator,
-        metadata=doc,
-        signature=signature_of(doc),
+        metadata=files.mlmodel,
+        signature=signature_of(files.mlmodel),
         model_uri=str(model_uri),
         local_path=model_dir,
-        predict_fn=spec.predict_fn,
+        predict_fn=files.spec.predict_fn,
         model_version=resolved.model_version,
-        verified=verified,
+        verified=files.verified,
     )

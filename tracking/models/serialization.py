@@ -5,6 +5,9 @@ Names, file names and semantics are MLflow's sklearn flavor's
 either tool loads in the other. cloudpickle is our default (MLflow's is skops)
 because it round-trips any estimator, custom classes included; skops is the
 safer choice when models come from untrusted places.
+
+Loading takes bytes, not a path: the loader hands over exactly the bytes whose
+digest it checked (see `integrity`), so nothing here opens a model file.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ class SerializationFormat:
     filename: str
     distribution: str | None  # pinned in requirements.txt; None = stdlib
     dump: Callable[[object, Path, list[str] | None], None]
-    load: Callable[[Path, list[str] | None], object]
+    loads: Callable[[bytes, list[str] | None], object]
 
 
 def _dump_pickle(model, path: Path, _trusted=None) -> None:
@@ -33,9 +36,8 @@ def _dump_pickle(model, path: Path, _trusted=None) -> None:
         pickle.dump(model, fh, protocol=pickle.DEFAULT_PROTOCOL)
 
 
-def _load_pickle(path: Path, _trusted) -> object:
-    with open(path, "rb") as fh:
-        return pickle.load(fh)
+def _loads_pickle(data: bytes, _trusted) -> object:
+    return pickle.loads(data)
 
 
 def _dump_cloudpickle(model, path: Path, _trusted=None) -> None:
@@ -45,11 +47,10 @@ def _dump_cloudpickle(model, path: Path, _trusted=None) -> None:
         cloudpickle.dump(model, fh)
 
 
-def _load_cloudpickle(path: Path, _trusted) -> object:
-    import cloudpickle  # noqa: F401  (registers reducers some pickles need)
+def _loads_cloudpickle(data: bytes, _trusted) -> object:
+    import cloudpickle  # registers reducers some pickles need
 
-    with open(path, "rb") as fh:
-        return pickle.load(fh)
+    return cloudpickle.loads(data)
 
 
 def _skops_io():
@@ -67,7 +68,7 @@ def _dump_skops(model, path: Path, trusted: list[str] | None = None) -> None:
     skops' default trust must be named by the caller (skops_trusted_types)."""
     sio = _skops_io()
     sio.dump(model, path)
-    missing = sorted(set(_untrusted_types(sio, path)) - set(trusted or []))
+    missing = sorted(set(_untrusted_types(sio, file=path)) - set(trusted or []))
     if missing:
         raise InvalidInput(
             f"The skops file would not load: it contains types skops does not trust by default: "
@@ -76,33 +77,34 @@ def _dump_skops(model, path: Path, trusted: list[str] | None = None) -> None:
         )
 
 
-def _load_skops(path: Path, trusted: list[str] | None) -> object:
+def _loads_skops(data: bytes, trusted: list[str] | None) -> object:
     sio = _skops_io()
     try:
-        return sio.load(path, trusted=trusted)
+        return sio.loads(data, trusted=trusted)
     except Exception as e:  # skops raises UntrustedTypesFoundException (a ValueError)
-        untrusted = _untrusted_types(sio, path)
+        untrusted = _untrusted_types(sio, data=data)
         if untrusted:
             raise ModelIntegrityError(
-                f"The skops file '{path.name}' contains types that are not trusted: {untrusted}. "
+                f"The skops model file contains types that are not trusted: {untrusted}. "
                 "If you trust this model, re-save it with skops_trusted_types listing them."
             ) from e
         raise
 
 
-def _untrusted_types(sio, path: Path) -> list[str]:
+def _untrusted_types(sio, **source) -> list[str]:
+    """`source` is skops' own keyword: file=<path> or data=<bytes>."""
     try:
-        return list(sio.get_untrusted_types(file=path))
+        return list(sio.get_untrusted_types(**source))
     except Exception:
         return []
 
 
 FORMATS: dict[str, SerializationFormat] = {
     "cloudpickle": SerializationFormat(
-        "cloudpickle", "model.pkl", "cloudpickle", _dump_cloudpickle, _load_cloudpickle
+        "cloudpickle", "model.pkl", "cloudpickle", _dump_cloudpickle, _loads_cloudpickle
     ),
-    "pickle": SerializationFormat("pickle", "model.pkl", None, _dump_pickle, _load_pickle),
-    "skops": SerializationFormat("skops", "model.skops", "skops", _dump_skops, _load_skops),
+    "pickle": SerializationFormat("pickle", "model.pkl", None, _dump_pickle, _loads_pickle),
+    "skops": SerializationFormat("skops", "model.skops", "skops", _dump_skops, _loads_skops),
 }
 
 
