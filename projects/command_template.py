@@ -1,6 +1,6 @@
 """Entry-point command templates: where a `{name}` may go, and how values go in.
 
-A value is substituted as one shell-quoted word (`shlex.quote`). That is safe
+A value is substituted as one shell-quoted word (`shell_word`). That is safe
 only where bash reads a plain word: at top level or directly inside `$(...)`.
 Inside the author's own quotes, backquotes, arithmetic, `${...}`, a comment or
 a here-document, the quoting is undone or never applies, and a value such as
@@ -31,7 +31,7 @@ CONTEXT_PHRASES = {
     "ansi": "inside $'...' quotes",
     "backquote": "inside backquotes `...`",
     "command": "inside a command substitution $(...)",
-    "arithmetic": "inside an arithmetic expression $((...)) or ((...))",
+    "arithmetic": "inside an arithmetic expression $((...)), $[...] or ((...))",
     "parameter": "inside a parameter expansion ${...}",
     "comment": "inside a # comment",
     "escape": "right after a backslash \\",
@@ -48,7 +48,8 @@ WORD_BREAKS = " \t\n;&|()<>"
 @dataclass
 class _Frame:
     kind: str
-    depth: int = 0  # open parentheses / braces inside this frame
+    closer: str = ")"  # for arithmetic: `)` of `))`, or `]` of `$[...]`
+    depth: int = 0  # open parentheses / brackets / braces inside this frame
 
 
 class ShellScanner:
@@ -145,6 +146,9 @@ class ShellScanner:
         if rest.startswith("$(("):
             self.stack.append(_Frame("arithmetic"))
             return i + 3
+        if rest.startswith("$["):  # bash's old spelling of $((...))
+            self.stack.append(_Frame("arithmetic", closer="]"))
+            return i + 2
         if rest.startswith("$("):
             self.stack.append(_Frame("command"))
             return i + 2
@@ -187,6 +191,11 @@ class ShellScanner:
         if rest.startswith("<<"):
             self.lost = self.lost or "after a here-document (<<)"
             return i + 2
+        if rest.startswith("=("):
+            # An array assignment has its own parser, whose syntax errors bash
+            # recovers from by resuming at the next line, wherever that is.
+            self.lost = self.lost or "after an array assignment =(...)"
+            return i + 2
         if frame.kind == "command":
             if at_word_start and rest.startswith("case") and rest[4:5].isspace():
                 # `pattern)` in a case would close $(...) early for this scanner.
@@ -202,14 +211,15 @@ class ShellScanner:
 
     def _arithmetic_paren(self, text: str, i: int, frame: _Frame) -> int:
         char = text[i]
-        if char == "(":
+        opener = "(" if frame.closer == ")" else "["
+        if char == opener:
             frame.depth += 1
-        elif char == ")":
+        elif char == frame.closer:
             if frame.depth:
                 frame.depth -= 1
             else:
                 self.stack.pop()
-                if text[i + 1 : i + 2] == ")":
+                if frame.closer == ")" and text[i + 1 : i + 2] == ")":
                     return i + 2
         return i + 1
 
@@ -229,6 +239,13 @@ class ShellScanner:
         return i + 1
 
 
+def shell_word(value: str) -> str:
+    """`value` as one bash word, with no raw newline in it: bash recovers from
+    some syntax errors by resuming at the next line, and a newline inside
+    quotes would be such a line start. Newlines are written as $'\\n'."""
+    return "$'\\n'".join(shlex.quote(part) for part in value.split("\n"))
+
+
 @dataclass(frozen=True)
 class CommandTemplate:
     """A command split into literal text and placeholder names.
@@ -246,7 +263,7 @@ class CommandTemplate:
 
     def render(self, values: Mapping[str, str]) -> str:
         return "".join(
-            literal + ("" if name is None else shlex.quote(values[name]))
+            literal + ("" if name is None else shell_word(values[name]))
             for literal, name in self.pieces
         )
 
@@ -338,4 +355,4 @@ def append_flags(template: CommandTemplate, entry_point: str, extra: Mapping[str
             f"under entry_points.{entry_point}.parameters and use them as {{name}}, or end the "
             "command with plain text."
         )
-    return "".join(f" --{shlex.quote(k)} {shlex.quote(v)}" for k, v in extra.items())
+    return "".join(f" --{shell_word(k)} {shell_word(v)}" for k, v in extra.items())

@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from mlcadence.projects.command_template import (
     append_flags,
     literal_command,
     parse_command,
+    shell_word,
 )
 from mlcadence.projects.errors import InvalidParameters, InvalidProject
 from mlcadence.tracking.validation import MAX_ENTITY_KEY_LENGTH
@@ -345,7 +345,7 @@ class Project:
                 f"Could not find entry point '{name}' among {declared} or run it as a script "
                 f"({why}). Use -e with a declared entry point or an existing .py/.sh file."
             )
-        return EntryPoint(name=name, template=literal_command(f"{runner()} {shlex.quote(name)}"))
+        return EntryPoint(name=name, template=literal_command(f"{runner()} {shell_word(name)}"))
 
     def _script_inside_project(self, name: str) -> Path:
         """A script entry point must be a file of this project: a path that leaves
@@ -357,8 +357,15 @@ class Project:
                 "Use -e with a declared entry point or a .py/.sh file of the project."
             )
         root = self.directory.resolve()
+        if Path(name).is_absolute():
+            # Even inside the project: Docker runs it from another path.
+            raise InvalidParameters(
+                f"Entry point script '{name}' is an absolute path. Give -e a path relative to "
+                f"the project directory {root}, e.g. -e train.py; scripts outside the project "
+                "cannot run as entry points."
+            )
         script = (root / name).resolve()
-        if Path(name).is_absolute() or not script.is_relative_to(root):
+        if not script.is_relative_to(root):
             raise InvalidParameters(
                 f"Entry point script '{name}' is outside the project directory {root} "
                 f"(it resolves to {script}). Only scripts inside the project can run as entry "

@@ -3,9 +3,16 @@ value shell-quoted) and which are not (refused at load with a fix)."""
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
-from mlcadence.projects.command_template import append_flags, literal_command, parse_command
+from mlcadence.projects.command_template import (
+    append_flags,
+    literal_command,
+    parse_command,
+    shell_word,
+)
 from mlcadence.projects.errors import InvalidParameters, InvalidProject
 
 VALUE = "a b'$(c)"
@@ -21,7 +28,11 @@ ACCEPTED = [
     pytest.param("run <(echo {x})", f"run <(echo {QUOTED})", id="process-substitution"),
     pytest.param("a 'q' \"d\" {x}", f"a 'q' \"d\" {QUOTED}", id="after-closed-quotes"),
     pytest.param("a \\' {x}", f"a \\' {QUOTED}", id="after-escaped-quote"),
-    pytest.param("a `b` $((1+2)) {x}", f"a `b` $((1+2)) {QUOTED}", id="after-closed-expansions"),
+    pytest.param(
+        "a `b` $((1+(2))) $[a[1]] {x}",
+        f"a `b` $((1+(2))) $[a[1]] {QUOTED}",
+        id="after-closed-expansions",
+    ),
     pytest.param("a ${{HOME}} {x}", f"a ${{HOME}} {QUOTED}", id="after-parameter-expansion"),
     pytest.param("a # c\nrun {x}", f"a # c\nrun {QUOTED}", id="after-comment-line"),
     pytest.param("a#b {x}", f"a#b {QUOTED}", id="hash-inside-word-is-no-comment"),
@@ -47,6 +58,7 @@ REFUSED = [
     pytest.param("echo $(echo `{x}`)", ["backquotes"], id="backquotes-in-substitution"),
     pytest.param("echo $(( {x} + 1 ))", ["arithmetic"], id="arithmetic-expansion"),
     pytest.param("(( {x} > 1 )) && echo", ["arithmetic"], id="arithmetic-command"),
+    pytest.param("echo $[ {x} + 1 ]", ["arithmetic"], id="old-arithmetic-expansion"),
     pytest.param("echo ${{HOME:-{x}}}", ["parameter expansion"], id="parameter-expansion"),
     pytest.param("echo hi # {x}", ["comment"], id="comment"),
     pytest.param("echo \\{x}", ["backslash"], id="after-backslash"),
@@ -58,6 +70,8 @@ REFUSED = [
     ),
     pytest.param("echo ${{A:-'b'}} {x}", ["${...}"], id="after-quotes-in-parameter"),
     pytest.param("echo '{x}", ["single quotes"], id="unterminated-single-quote"),
+    pytest.param("a=((b {x}))", ["array assignment"], id="inside-array-assignment"),
+    pytest.param("a=(b) && echo {x}", ["array assignment"], id="after-array-assignment"),
 ]
 
 
@@ -99,3 +113,15 @@ def test_undeclared_parameters_append_after_a_closed_command():
 
 def test_literal_command_keeps_braces():
     assert literal_command("python 'a{b}.py'").render({}) == "python 'a{b}.py'"
+
+
+@pytest.mark.parametrize(
+    "value", ["plain", "a b", "it's", "\n", "a\nb", "\nx\n\n", "$(x)\n`y`\n'z'", ""]
+)
+def test_shell_word_has_no_raw_newline_and_round_trips_through_bash(value):
+    word = shell_word(value)
+    assert "\n" not in word
+    printed = subprocess.run(
+        ["bash", "-c", f"printf %s {word}"], capture_output=True, text=True, check=True
+    ).stdout
+    assert printed == value
