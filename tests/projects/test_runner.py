@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 from mlcadence.projects import runner
 from mlcadence.projects.errors import (
@@ -321,15 +322,13 @@ def _no_runs(store: str) -> bool:
 
 
 def _mlproject(command: str, parameters: dict | None = None) -> str:
-    import yaml
-
     entry = {"command": command}
     if parameters is not None:
         entry["parameters"] = parameters
     return yaml.safe_dump({"entry_points": {"main": entry}})
 
 
-QUOTED_PLACEHOLDER_ATTACKS = [
+PLACEHOLDER_ATTACKS = [
     pytest.param("echo '{x}'", "$(touch MARKER)", id="single-quotes"),
     pytest.param('echo "{x}"', "$(touch MARKER)", id="double-quotes"),
     pytest.param("echo {x!r}", "$(touch MARKER)", id="repr-conversion"),
@@ -344,8 +343,8 @@ QUOTED_PLACEHOLDER_ATTACKS = [
 ]
 
 
-@pytest.mark.parametrize("template, payload", QUOTED_PLACEHOLDER_ATTACKS)
-def test_placeholder_in_authors_quotes_is_refused_and_runs_nothing(
+@pytest.mark.parametrize("template, payload", PLACEHOLDER_ATTACKS)
+def test_placeholder_the_shell_would_not_read_as_a_word_is_refused_and_runs_nothing(
     tmp_path, cache, template, payload
 ):
     marker = tmp_path / "pwned"
