@@ -4,15 +4,18 @@ Follows MLflow's format (file found case-insensitively, `entry_points` with
 typed parameters, `python_env` / `conda_env` / `docker_env`, undeclared
 `.py` / `.sh` scripts as entry points) with two deliberate differences:
 `float` parameters are checked to be numbers, and every malformed key gets an
-`InvalidProject` that names the key and says how to fix it.
+`InvalidProject` that names the key and says how to fix it. Being a boundary
+where other people's text meets a shell, it also refuses what MLflow lets
+through: placeholders the shell would not read as plain words (see
+`command_template`), parameter names that are not plain flag names, NUL in
+values, and script entry points outside the project directory.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import shlex
-import string
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +23,15 @@ from urllib.parse import urlparse
 
 import yaml
 
+from mlcadence.projects.command_template import (
+    CommandTemplate,
+    append_flags,
+    literal_command,
+    parse_command,
+    shell_word,
+)
 from mlcadence.projects.errors import InvalidParameters, InvalidProject
+from mlcadence.tracking.validation import MAX_ENTITY_KEY_LENGTH
 
 MLPROJECT_FILE = "mlproject"
 DEFAULT_ENTRY_POINT = "main"
@@ -30,8 +41,37 @@ ENV_KEYS = ("docker_env", "python_env", "conda_env")
 
 _EXAMPLE_PARAM = "alpha: {type: float, default: 0.1}"
 
+# Parameter names become `--name` flags and tracking param keys: characters
+# that mean nothing to a shell, starting like a word (not `-`, not `.`).
+PARAMETER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
+
 
 # --------------------------------------------------------------------------- parameters
+
+
+def parameter_name_problem(name: str) -> str | None:
+    """What is wrong with `name` as a parameter name, or None."""
+    if len(name) > MAX_ENTITY_KEY_LENGTH:
+        return f"is longer than {MAX_ENTITY_KEY_LENGTH} characters"
+    if not PARAMETER_NAME.fullmatch(name):
+        return (
+            "may only contain letters, digits, '_', '.' and '-', and must start with a letter, "
+            "digit or '_'"
+        )
+    return None
+
+
+def _shown(text: str) -> str:
+    # repr shows NUL, newlines and other invisible characters; long names are cut.
+    return repr(text if len(text) <= 60 else text[:60] + "...")
+
+
+def _check_value_text(name: str, value: str) -> None:
+    if "\0" in value:
+        raise InvalidParameters(
+            f"Parameter '{name}' has a NUL character (\\x00) in its value, which no command "
+            f"line can carry. Remove it from the value of -P {name}=..."
+        )
 
 
 def _string_value(name: str, value: str, base_dir: Path) -> str:
@@ -116,8 +156,12 @@ class ComputedParameters:
 @dataclass(frozen=True)
 class EntryPoint:
     name: str
-    command: str
+    template: CommandTemplate
     parameters: dict[str, Parameter] = field(default_factory=dict)
+
+    @property
+    def command(self) -> str:
+        return self.template.text
 
     def compute_parameters(
         self,
@@ -128,7 +172,14 @@ class EntryPoint:
         """Check and convert values. User-given relative paths resolve against `cwd`
         (where the user typed them); defaults against the project directory
         (where their author meant them)."""
-        given = {k: _to_text(v) for k, v in (user_parameters or {}).items()}
+        given = {str(k): _to_text(v) for k, v in (user_parameters or {}).items()}
+        for name, value in given.items():
+            problem = parameter_name_problem(name)
+            if problem is not None:
+                raise InvalidParameters(
+                    f"Parameter name {_shown(name)} {problem}. Rename it, e.g. -P learning_rate=0.1."
+                )
+            _check_value_text(name, value)
         cwd = Path.cwd() if cwd is None else cwd
         missing = [
             name for name, p in self.parameters.items() if name not in given and p.default is None
@@ -159,15 +210,11 @@ class EntryPoint:
         return self.command_for(computed)
 
     def command_for(self, computed: ComputedParameters) -> str:
-        quoted = {k: shlex.quote(v) for k, v in computed.declared.items()}
-        try:
-            command = self.command.format(**quoted)
-        except (KeyError, IndexError, ValueError) as exc:  # caught at load; kept for safety
-            raise InvalidProject(
-                f"entry_points.{self.name}.command cannot be formatted: {exc}"
-            ) from None
-        extra = "".join(f" --{shlex.quote(k)} {shlex.quote(v)}" for k, v in computed.extra.items())
-        return command + extra
+        """The shell command: declared values shell-quoted into the template,
+        undeclared ones appended as `--name value`."""
+        return self.template.render(computed.declared) + append_flags(
+            self.template, self.name, computed.extra
+        )
 
 
 def _to_text(value: object) -> str:
@@ -285,7 +332,7 @@ class Project:
     def get_entry_point(self, name: str) -> EntryPoint:
         if name in self.entry_points:
             return self.entry_points[name]
-        script = self.directory / name
+        script = self._script_inside_project(name)
         runner = SCRIPT_RUNNERS.get(Path(name).suffix)
         if runner is None or not script.is_file():
             declared = sorted(self.entry_points)
@@ -298,7 +345,34 @@ class Project:
                 f"Could not find entry point '{name}' among {declared} or run it as a script "
                 f"({why}). Use -e with a declared entry point or an existing .py/.sh file."
             )
-        return EntryPoint(name=name, command=f"{runner()} {shlex.quote(name)}")
+        return EntryPoint(name=name, template=literal_command(f"{runner()} {shell_word(name)}"))
+
+    def _script_inside_project(self, name: str) -> Path:
+        """A script entry point must be a file of this project: a path that leaves
+        the directory (`../x.py`, `/abs/x.py`, a symlink out) would run code that
+        whoever chose the project never saw."""
+        if "\0" in name:
+            raise InvalidParameters(
+                f"Entry point name {_shown(name)} contains a NUL character. "
+                "Use -e with a declared entry point or a .py/.sh file of the project."
+            )
+        root = self.directory.resolve()
+        if Path(name).is_absolute():
+            # Even inside the project: Docker runs it from another path.
+            raise InvalidParameters(
+                f"Entry point script '{name}' is an absolute path. Give -e a path relative to "
+                f"the project directory {root}, e.g. -e train.py; scripts outside the project "
+                "cannot run as entry points."
+            )
+        script = (root / name).resolve()
+        if not script.is_relative_to(root):
+            raise InvalidParameters(
+                f"Entry point script '{name}' is outside the project directory {root} "
+                f"(it resolves to {script}). Only scripts inside the project can run as entry "
+                "points: give -e a path relative to the project, or copy the script into the "
+                "project and declare it in MLproject."
+            )
+        return root / name
 
 
 # script suffix -> how to run it; an undeclared script has no declared parameters,
@@ -369,8 +443,9 @@ def _parse_entry_points(raw) -> dict[str, EntryPoint]:
                 f'Add e.g. command: "python train.py --alpha {{alpha}}".'
             )
         params = _parse_parameters(ep.get("parameters"), where)
-        _check_template(command, params, where)
-        entry_points[ep_name] = EntryPoint(ep_name, command, params)
+        template = parse_command(command, ep_name)
+        _check_placeholders_declared(template, params, where)
+        entry_points[ep_name] = EntryPoint(ep_name, template, params)
     return entry_points
 
 
@@ -386,6 +461,12 @@ def _parse_parameters(raw, where: str) -> dict[str, Parameter]:
     for name, spec in raw.items():
         name = str(name)
         key = f"{where}.parameters.{name}"
+        problem = parameter_name_problem(name)
+        if problem is not None:
+            raise InvalidProject(
+                f"MLproject `{where}.parameters` declares {_shown(name)}, but a parameter name "
+                f"{problem}. Rename it, e.g. learning_rate."
+            )
         if isinstance(spec, str):
             ptype, default = spec, None
         elif isinstance(spec, dict):
@@ -411,6 +492,11 @@ def _parse_parameters(raw, where: str) -> dict[str, Parameter]:
                 f"MLproject `{key}.default` must be a scalar (text or number); got {default!r}."
             )
         text_default = None if default is None else _to_text(default)
+        if text_default is not None and "\0" in text_default:
+            raise InvalidProject(
+                f"MLproject `{key}.default` contains a NUL character, which no command line "
+                "can carry. Remove it."
+            )
         if text_default is not None and ptype == "float":
             try:
                 _float_value(name, text_default, Path("."))
@@ -423,20 +509,10 @@ def _parse_parameters(raw, where: str) -> dict[str, Parameter]:
     return params
 
 
-def _check_template(command: str, params: dict[str, Parameter], where: str) -> None:
-    try:
-        fields = [f for _, f, _, _ in string.Formatter().parse(command) if f is not None]
-    except ValueError as exc:
-        raise InvalidProject(
-            f"MLproject `{where}.command` is not a valid template ({exc}). "
-            "Write parameters as {name} and double literal braces: {{ }}."
-        ) from None
-    for f in fields:
-        if not f.isidentifier():
-            raise InvalidProject(
-                f"MLproject `{where}.command` uses '{{{f}}}', which is not a parameter name. "
-                "Name the parameter inside the braces, or double literal braces: {{ }}."
-            )
+def _check_placeholders_declared(
+    template: CommandTemplate, params: dict[str, Parameter], where: str
+) -> None:
+    for f in template.placeholders:
         if f not in params:
             raise InvalidProject(
                 f"MLproject `{where}.command` uses '{{{f}}}' but `{where}.parameters` does not "

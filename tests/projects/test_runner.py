@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 from mlcadence.projects import runner
 from mlcadence.projects.errors import (
@@ -310,3 +311,202 @@ def test_cli_project_run(tmp_path, cache):
         env=env,
     )
     assert bad.returncode == 5 and "float" in bad.stderr
+
+
+# -- what an attack found (issue 9): each payload would create MARKER on an unsafe runner --
+
+
+def _no_runs(store: str) -> bool:
+    client = Client(store)
+    return all(not client.search_runs([e.experiment_id]) for e in client.search_experiments())
+
+
+def _mlproject(command: str, parameters: dict | None = None) -> str:
+    entry = {"command": command}
+    if parameters is not None:
+        entry["parameters"] = parameters
+    return yaml.safe_dump({"entry_points": {"main": entry}})
+
+
+PLACEHOLDER_ATTACKS = [
+    pytest.param("echo '{x}'", "$(touch MARKER)", id="single-quotes"),
+    pytest.param('echo "{x}"', "$(touch MARKER)", id="double-quotes"),
+    pytest.param("echo {x!r}", "$(touch MARKER)", id="repr-conversion"),
+    pytest.param("echo {x:>40}", "$(touch MARKER)", id="format-spec"),
+    pytest.param("echo `echo {x}`", "`;touch MARKER;`", id="backquotes"),
+    pytest.param("echo $(( {x} ))", "$(touch MARKER)", id="arithmetic"),
+    pytest.param("echo $[ {x} ]", "$(touch MARKER)", id="old-arithmetic"),
+    pytest.param("echo hi # {x}", "\ntouch MARKER\n", id="comment"),
+    pytest.param("echo \\{x}", "$(touch MARKER) #", id="after-backslash"),
+    pytest.param("echo ${x}", "\\'A';touch MARKER;#", id="after-dollar"),
+    pytest.param("a=((b {x}))", "\ntouch MARKER\n", id="array-assignment"),
+]
+
+
+@pytest.mark.parametrize("template, payload", PLACEHOLDER_ATTACKS)
+def test_placeholder_the_shell_would_not_read_as_a_word_is_refused_and_runs_nothing(
+    tmp_path, cache, template, payload
+):
+    marker = tmp_path / "pwned"
+    project = write(
+        tmp_path / "proj", {"MLproject": _mlproject(template, {"x": {"default": "ok"}})}
+    )
+    store = str(tmp_path / "mlruns")
+    with pytest.raises(InvalidProject) as info:
+        runner.run(
+            str(project),
+            parameters={"x": payload.replace("MARKER", str(marker))},
+            env_manager="local",
+            tracking_uri=store,
+            output=lambda line: None,
+        )
+    assert "'main'" in info.value.message and "{x" in info.value.message
+    assert not marker.exists()
+    assert _no_runs(store)
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["echo {x}", "echo --x={x}", 'echo "$(echo {x})"', "echo $(echo {x})"],
+)
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "$(touch MARKER)",
+        "'; touch MARKER; '",
+        '"; touch MARKER; "',
+        "`touch MARKER`",
+        "x\ntouch MARKER\n",
+    ],
+)
+def test_plain_word_placeholder_passes_payload_as_text(tmp_path, cache, template, payload):
+    marker = tmp_path / "pwned"
+    value = payload.replace("MARKER", str(marker))
+    project = write(tmp_path / "proj", {"MLproject": _mlproject(template, {"x": "string"})})
+    lines: list[str] = []
+    result = runner.run(
+        str(project),
+        parameters={"x": value},
+        env_manager="local",
+        tracking_uri=str(tmp_path / "mlruns"),
+        output=lines.append,
+    )
+    assert result.status == "FINISHED"
+    assert not marker.exists()
+    # Unquoted $(...) output is split into words by the shell: compare words.
+    assert " ".join(value.split()) in " ".join("".join(lines).split())
+
+
+def test_undeclared_parameter_cannot_escape_a_trailing_comment(tmp_path, cache):
+    marker = tmp_path / "pwned"
+    project = write(tmp_path / "proj", {"MLproject": _mlproject("echo hi # trailing note")})
+    store = str(tmp_path / "mlruns")
+    with pytest.raises(InvalidParameters, match="comment"):
+        runner.run(
+            str(project),
+            parameters={"k": f"\ntouch {marker}\n"},
+            env_manager="local",
+            tracking_uri=store,
+            output=lambda line: None,
+        )
+    assert not marker.exists()
+    assert _no_runs(store)
+
+
+def _outside_script(tmp_path: Path, suffix: str) -> tuple[Path, Path]:
+    marker = tmp_path / "pwned"
+    outside = tmp_path / "outside"
+    outside.mkdir(exist_ok=True)
+    script = outside / f"evil{suffix}"
+    body = f"open({str(marker)!r}, 'w').close()\n" if suffix == ".py" else f"touch '{marker}'\n"
+    script.write_text(body)
+    return script, marker
+
+
+@pytest.mark.parametrize(
+    "entry_point",
+    [
+        pytest.param("../outside/evil.py", id="dotdot"),
+        pytest.param("ABSOLUTE", id="absolute"),
+        pytest.param("sub/../../outside/evil.py", id="dotdot-through-subdir"),
+        pytest.param("link.py", id="symlink-py"),
+        pytest.param("link.sh", id="symlink-sh"),
+        pytest.param("linkdir/evil.py", id="symlinked-directory"),
+    ],
+)
+def test_script_entry_point_outside_project_is_refused(tmp_path, cache, entry_point):
+    suffix = ".sh" if entry_point.endswith(".sh") else ".py"
+    script, marker = _outside_script(tmp_path, suffix)
+    project = write(tmp_path / "proj", {"MLproject": _mlproject("echo main"), "sub/x": ""})
+    (project / f"link{suffix}").symlink_to(script)
+    (project / "linkdir").symlink_to(script.parent, target_is_directory=True)
+    store = str(tmp_path / "mlruns")
+    name = str(script) if entry_point == "ABSOLUTE" else entry_point
+    with pytest.raises(InvalidParameters) as info:
+        runner.run(
+            str(project),
+            entry_point=name,
+            env_manager="local",
+            tracking_uri=store,
+            output=lambda line: None,
+        )
+    assert f"'{name}'" in info.value.message and "outside the project" in info.value.message
+    assert not marker.exists()
+    assert _no_runs(store)
+
+
+def test_script_entry_points_inside_project_keep_working(tmp_path, cache):
+    project = write(
+        tmp_path / "proj",
+        {"tools/job.py": "import sys; print('job', sys.argv[1:])\n", "run.sh": "echo sh $@\n"},
+    )
+    (project / "alias.py").symlink_to(project / "tools/job.py")
+    store = str(tmp_path / "mlruns")
+    for entry_point, expected in (
+        ("tools/job.py", "job ['--k', 'v']"),
+        ("alias.py", "job ['--k', 'v']"),
+        ("tools/../run.sh", "sh --k v"),
+    ):
+        lines: list[str] = []
+        result = runner.run(
+            str(project),
+            entry_point=entry_point,
+            parameters={"k": "v"},
+            env_manager="local",
+            tracking_uri=store,
+            output=lines.append,
+        )
+        assert result.status == "FINISHED"
+        assert any(expected in line for line in lines), lines
+
+
+BAD_PARAMETERS = [
+    pytest.param({"a\x00b": "1"}, "'a\\x00b'", id="nul-in-key"),
+    pytest.param({"a=b": "1"}, "'a=b'", id="equals-in-key"),
+    pytest.param({"a b": "1"}, "'a b'", id="space-in-key"),
+    pytest.param({"a\tb": "1"}, "'a\\tb'", id="tab-in-key"),
+    pytest.param({"a\nb": "1"}, "'a\\nb'", id="newline-in-key"),
+    pytest.param({"a;touch x": "1"}, "'a;touch x'", id="semicolon-in-key"),
+    pytest.param({"$(touch x)": "1"}, "'$(touch x)'", id="substitution-in-key"),
+    pytest.param({"-rf": "1"}, "'-rf'", id="key-starting-with-dash"),
+    pytest.param({"": "1"}, "''", id="empty-key"),
+    pytest.param({"k" * 251: "1"}, "250 characters", id="key-too-long"),
+    pytest.param({"extra": "a\x00b"}, "'extra'", id="nul-in-undeclared-value"),
+    pytest.param({"label": "a\x00b"}, "'label'", id="nul-in-declared-value"),
+]
+
+
+@pytest.mark.parametrize("parameters, named", BAD_PARAMETERS)
+def test_bad_parameter_names_and_values_open_no_run(tmp_path, cache, parameters, named):
+    project = write(tmp_path / "proj", MLFLOW_PROJECT)
+    store = str(tmp_path / "mlruns")
+    with pytest.raises(InvalidParameters) as info:
+        runner.run(
+            str(project),
+            parameters=parameters,
+            env_manager="local",
+            tracking_uri=store,
+            output=lambda line: None,
+        )
+    assert named in info.value.message
+    assert _no_runs(store)

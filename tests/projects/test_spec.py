@@ -45,9 +45,9 @@ COMMAND_CASES = [
         DEMO,
         {"data.csv": "x"},
         "main",
-        {"name": "hello world", "extra key": "x y", "lr": "0.1"},
+        {"name": "hello world", "extra_key": "x y", "lr": "0.1"},
         "python train.py --alpha 0.1 --data {dir}/data.csv --name 'hello world' --u s3://b/k"
-        " --'extra key' 'x y' --lr 0.1",
+        " --extra_key 'x y' --lr 0.1",
         id="mlflow-observed",
     ),
     pytest.param(SIMPLE, {}, "main", {}, "python run.py 3 'a b'", id="defaults-quoted"),
@@ -294,6 +294,30 @@ INVALID_CASES = [
         id="unbalanced-brace",
     ),
     pytest.param(
+        "entry_points: {main: {command: \"echo '{a}'\", parameters: {a: string}}}\n",
+        {},
+        ["entry_points.main.command", "'main'", "'{a}'", "single quotes", "Remove the quotes"],
+        id="placeholder-in-quotes",
+    ),
+    pytest.param(
+        "entry_points: {main: {command: 'run {a!r}', parameters: {a: string}}}\n",
+        {},
+        ["entry_points.main.command", "'{a!r}'", "not supported"],
+        id="placeholder-conversion",
+    ),
+    pytest.param(
+        "entry_points: {main: {command: 'run', parameters: {'a b': string}}}\n",
+        {},
+        ["entry_points.main.parameters", "'a b'", "letters, digits"],
+        id="declared-name-with-space",
+    ),
+    pytest.param(
+        "entry_points: {main: {command: 'run', parameters: {a: {default: \"x\\0y\"}}}}\n",
+        {},
+        ["entry_points.main.parameters.a.default", "NUL"],
+        id="nul-in-default",
+    ),
+    pytest.param(
         "docker_env: {image: a}\npython_env: p.yaml\n",
         {"p.yaml": ""},
         ["several environments", "docker_env", "python_env"],
@@ -384,6 +408,13 @@ PARAM_ERRORS = [
     pytest.param({}, "nope", ["nope", "main"], id="unknown-entry-point"),
     pytest.param({}, "missing.py", ["missing.py", "no such script"], id="missing-script"),
     pytest.param({}, "job.R", ["job.R", ".py"], id="unsupported-script"),
+    pytest.param({}, "../data.csv.py", ["../data.csv.py", "outside the project"], id="script-up"),
+    pytest.param({}, "/bin/x.sh", ["/bin/x.sh", "outside the project"], id="script-absolute"),
+    pytest.param(
+        {"name": "x", "extra key": "1"}, "main", ["'extra key'", "letters"], id="space-in-key"
+    ),
+    pytest.param({"name": "x", "a=b": "1"}, "main", ["'a=b'", "letters"], id="equals-in-key"),
+    pytest.param({"name": "x\x00"}, "main", ["'name'", "NUL"], id="nul-in-value"),
 ]
 
 
