@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from mlcadence.tracking.backends import sql_schema
+from mlcadence.settings import reload_settings
+from mlcadence.tracking.backends import backend_options, build_backend, sql_schema
 from mlcadence.tracking.backends.sql import SqlBackend, engine_url
 from mlcadence.tracking.entities import Metric, Param, RunStatus, RunTag
 from mlcadence.tracking.errors import InvalidInput, InvalidState, NotFound
@@ -159,7 +160,9 @@ def test_artifact_root_from_argument_and_environment(tmp_path, monkeypatch):
     explicit.close()
 
     monkeypatch.setenv("MLCADENCE_ARTIFACT_ROOT", str(tmp_path / "env-root"))
-    from_env = SqlBackend(f"sqlite:///{tmp_path / 'b.db'}")
+    reload_settings()
+    # The factory reads the settings and passes the root in; the backend reads none.
+    from_env = build_backend(f"sqlite:///{tmp_path / 'b.db'}", **backend_options())
     exp_id = from_env.create_experiment("e")
     assert (
         from_env.get_experiment(exp_id).artifact_location

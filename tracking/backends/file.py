@@ -166,8 +166,11 @@ def latest_metric_value(metrics: list[Metric]) -> float:
 
 
 class FileBackend(FileRegistryMixin, TrackingBackend):
-    def __init__(self, uri: str):
+    def __init__(self, uri: str, fsync: bool = False):
+        """`fsync`: make every rewrite durable before it becomes visible
+        (slower; MLflow's file store does not)."""
         self.uri = str(uri)
+        self.fsync = fsync
         self.root = root_from_uri(uri)
         self.root_uri = path_to_file_uri(self.root)
         self.trash = os.path.join(self.root, TRASH)
@@ -202,7 +205,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
         os.makedirs(exp_dir, exist_ok=True)
         ts = now_ms()
         meta = self._experiment_meta(DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, None, ts)
-        create_file_once(os.path.join(exp_dir, META), dump_yaml(meta))
+        self._create_once(os.path.join(exp_dir, META), dump_yaml(meta))
 
     def _experiment_meta(self, exp_id: str, name: str, location: str | None, ts: int) -> dict:
         return {
@@ -216,6 +219,12 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
             "trace_location": None,
             "workspace": "default",
         }
+
+    def _replace(self, path: str, data: bytes | str, tmp_dir: str | None = None) -> None:
+        replace_file(path, data, tmp_dir, fsync=self.fsync)
+
+    def _create_once(self, path: str, data: bytes | str, tmp_dir: str | None = None) -> bool:
+        return create_file_once(path, data, tmp_dir, fsync=self.fsync)
 
     def _lock_for(self, directory: str) -> FileLock:
         # The lock file sits in the entity's own directory, where MLflow never
@@ -329,9 +338,9 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
                 except FileExistsError:
                     continue
             for key, value in tag_items:
-                replace_file(os.path.join(exp_dir, TAGS, key), value, tmp_dir=exp_dir)
+                self._replace(os.path.join(exp_dir, TAGS, key), value, tmp_dir=exp_dir)
             meta = self._experiment_meta(exp_id, name, location, now_ms())
-            replace_file(os.path.join(exp_dir, META), dump_yaml(meta))
+            self._replace(os.path.join(exp_dir, META), dump_yaml(meta))
         return exp_id
 
     def get_experiment(self, experiment_id) -> Experiment:
@@ -365,7 +374,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
             for field, value in changes.items():
                 setattr(exp, field, value)
             exp.last_update_time = now_ms()
-            replace_file(os.path.join(exp_dir, META), dump_yaml(self._experiment_meta_dict(exp)))
+            self._replace(os.path.join(exp_dir, META), dump_yaml(self._experiment_meta_dict(exp)))
         return exp
 
     def delete_experiment(self, experiment_id) -> None:
@@ -430,7 +439,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
                 "to set tags. "
                 "Restore it first."
             )
-        replace_file(os.path.join(exp_dir, TAGS, key), value, tmp_dir=exp_dir)
+        self._replace(os.path.join(exp_dir, TAGS, key), value, tmp_dir=exp_dir)
 
     # ------------------------------------------------------------------- runs
     def _run_dirs(self, exp_dir: str) -> list[str]:
@@ -554,8 +563,8 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
             )
             if "run_name" in changes:
                 tag_path = os.path.join(run_dir, TAGS, RUN_NAME_TAG)
-                replace_file(tag_path, changes["run_name"], tmp_dir=run_dir)
-            replace_file(os.path.join(run_dir, META), dump_yaml(meta))
+                self._replace(tag_path, changes["run_name"], tmp_dir=run_dir)
+            self._replace(os.path.join(run_dir, META), dump_yaml(meta))
             self._runs.pop(os.path.basename(run_dir), None)
         return meta
 
@@ -586,7 +595,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
         for sub in (METRICS, PARAMS, ARTIFACTS, TAGS):
             os.mkdir(os.path.join(run_dir, sub))
         for key, value in tag_map.items():
-            replace_file(os.path.join(run_dir, TAGS, key), value, tmp_dir=run_dir)
+            self._replace(os.path.join(run_dir, TAGS, key), value, tmp_dir=run_dir)
         start_time = int(start_time if start_time is not None else now_ms())
         info = RunInfo(
             run_id=run_id,
@@ -613,7 +622,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
             **_LEGACY_RUN_FIELDS,
         }
         # meta.yaml last: until it exists, readers skip the directory.
-        replace_file(os.path.join(run_dir, META), dump_yaml(meta))
+        self._replace(os.path.join(run_dir, META), dump_yaml(meta))
         return Run(info, RunData(tags=dict(tag_map)))
 
     def _read_latest_metrics(self, run_dir: str, keys=None) -> dict[str, float]:
@@ -673,7 +682,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
     # ---------------------------------------------------------------- logging
     def _write_param(self, run_dir: str, run_id: str, key: str, value: str) -> None:
         path = os.path.join(run_dir, PARAMS, key)
-        if create_file_once(path, value, tmp_dir=run_dir):
+        if self._create_once(path, value, tmp_dir=run_dir):
             return
         old = read_text(path)
         if old != value:
@@ -683,7 +692,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
         if key == RUN_NAME_TAG:  # the name lives in meta.yaml too
             self._rewrite_run_meta(run_dir, run_name=value)
         else:
-            replace_file(os.path.join(run_dir, TAGS, key), value, tmp_dir=run_dir)
+            self._replace(os.path.join(run_dir, TAGS, key), value, tmp_dir=run_dir)
 
     def log_batch(self, run_id, metrics=(), params=(), tags=()) -> None:
         metrics, params, tags = list(metrics or ()), list(params or ()), list(tags or ())

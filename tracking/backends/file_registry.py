@@ -19,11 +19,12 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Callable
 
 from filelock import FileLock
 
 from mlcadence.tracking import validation
-from mlcadence.tracking.backends.atomic import list_files, read_text, read_values, replace_file
+from mlcadence.tracking.backends.atomic import list_files, read_text, read_values
 from mlcadence.tracking.backends.file_yaml import dump_yaml, load_yaml
 from mlcadence.tracking.entities import DELETED_STAGE, ModelVersion, RegisteredModel
 from mlcadence.tracking.errors import AlreadyExists, InvalidInput, NotFound
@@ -62,10 +63,12 @@ def _registry_tag(key: str, value) -> tuple[str, str]:
 
 
 class FileRegistryMixin:
-    """Registry methods of FileBackend; needs `self.root` and `self.models_dir`."""
+    """Registry methods of FileBackend; needs `self.root`, `self.models_dir`
+    and its atomic `_replace`."""
 
     root: str
     models_dir: str
+    _replace: Callable[..., None]
 
     # ----------------------------------------------------------------- paths
     def _model_dir(self, name: str, must_exist: bool = True) -> str:
@@ -88,7 +91,7 @@ class FileRegistryMixin:
         meta["aliases"] = {
             alias: str(version) for alias, version in sorted(self._aliases(model_dir).items())
         }
-        replace_file(os.path.join(model_dir, "meta.yaml"), dump_yaml(meta))
+        self._replace(os.path.join(model_dir, "meta.yaml"), dump_yaml(meta))
 
     def _read_model_meta(self, model_dir: str) -> dict | None:
         text = read_text(os.path.join(model_dir, "meta.yaml"))
@@ -128,7 +131,7 @@ class FileRegistryMixin:
                 "Use another name or add a version to it."
             ) from None
         for key, value in tag_items:
-            replace_file(os.path.join(model_dir, "tags", key), value, tmp_dir=model_dir)
+            self._replace(os.path.join(model_dir, "tags", key), value, tmp_dir=model_dir)
         ts = _now_ms()
         meta = {
             "creation_timestamp": ts,
@@ -203,7 +206,7 @@ class FileRegistryMixin:
     def set_registered_model_tag(self, name, key, value) -> None:
         key, value = _registry_tag(key, value)
         model_dir = self._model_dir(name)
-        replace_file(os.path.join(model_dir, "tags", key), value, tmp_dir=model_dir)
+        self._replace(os.path.join(model_dir, "tags", key), value, tmp_dir=model_dir)
         self._touch_model(model_dir)
 
     def delete_registered_model_tag(self, name, key) -> None:
@@ -294,7 +297,7 @@ class FileRegistryMixin:
                 )
             meta.update(changes)
             meta["last_updated_timestamp"] = _now_ms()
-            replace_file(meta_path, dump_yaml(meta))
+            self._replace(meta_path, dump_yaml(meta))
         return self._read_version(model_dir, version)
 
     def _storage_location(self, source: str) -> str:
@@ -337,7 +340,7 @@ class FileRegistryMixin:
                 number += 1
         version_dir = self._version_dir(model_dir, number)
         for key, value in tag_items:
-            replace_file(os.path.join(version_dir, "tags", key), value, tmp_dir=version_dir)
+            self._replace(os.path.join(version_dir, "tags", key), value, tmp_dir=version_dir)
         ts = _now_ms()
         mv = ModelVersion(
             name=name,
@@ -348,7 +351,7 @@ class FileRegistryMixin:
             run_id=run_id,
             description=description,
         )
-        replace_file(
+        self._replace(
             os.path.join(version_dir, "meta.yaml"),
             dump_yaml(self._version_meta(mv, self._storage_location(source))),
         )
@@ -419,7 +422,7 @@ class FileRegistryMixin:
         key, value = _registry_tag(key, value)
         model_dir, mv = self._live_version(name, version)
         version_dir = self._version_dir(model_dir, mv.version)
-        replace_file(os.path.join(version_dir, "tags", key), value, tmp_dir=version_dir)
+        self._replace(os.path.join(version_dir, "tags", key), value, tmp_dir=version_dir)
         self._touch_model(model_dir)
 
     def delete_model_version_tag(self, name, version, key) -> None:
@@ -437,7 +440,7 @@ class FileRegistryMixin:
     def set_registered_model_alias(self, name, alias, version) -> None:
         validation.validate_alias(alias)
         model_dir, mv = self._live_version(name, version)
-        replace_file(os.path.join(model_dir, "aliases", alias), str(mv.version), tmp_dir=model_dir)
+        self._replace(os.path.join(model_dir, "aliases", alias), str(mv.version), tmp_dir=model_dir)
         self._touch_model(model_dir)
 
     def delete_registered_model_alias(self, name, alias) -> None:

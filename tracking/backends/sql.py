@@ -44,7 +44,6 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
-from mlcadence.settings import Settings
 from mlcadence.tracking.backends import sql_schema as s
 from mlcadence.tracking.backends.base import VIEW_ACTIVE, VIEW_ALL, VIEW_DELETED, TrackingBackend
 from mlcadence.tracking.backends.sql_search import build_search_query
@@ -194,10 +193,9 @@ def engine_url(uri: str):
 
 
 def default_artifact_root(url, artifact_root: str | os.PathLike | None) -> str:
-    """file:// URI under which experiment folders of artifacts are made."""
-    if artifact_root is None:
-        # Read at call time, not cached, so tests and subprocesses can point it elsewhere.
-        artifact_root = Settings().artifact_root
+    """file:// URI under which experiment folders of artifacts are made:
+    `artifact_root` when given, else mlartifacts/ beside the sqlite file (or
+    in the working directory for a server database)."""
     if artifact_root is not None:
         return _location_uri(os.fspath(artifact_root)).rstrip("/")
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
