@@ -1,7 +1,9 @@
 """`Client`: explicit, run-id based access to one tracking store (MlflowClient-like).
 
 The Client validates and normalizes input (keys, values, batch limits,
-run-name rules) and then calls the `TrackingBackend` chosen by URI scheme.
+run-name rules) and then calls the backend chosen by URI scheme, through its
+two narrow interfaces: the `RunStore` for runs and the `RegistryStore` for
+the model registry. Backends trust what the Client passes them.
 It holds no state besides the backend, so one Client may be shared by
 threads.
 """
@@ -18,7 +20,8 @@ from pathlib import Path
 
 from mlcadence.tracking import artifacts as _artifacts
 from mlcadence.tracking.backends import get_backend
-from mlcadence.tracking.backends.base import VIEW_ACTIVE, VIEW_ALL, VIEW_DELETED, TrackingBackend
+from mlcadence.tracking.backends.base import RegistryStore, RunStore
+from mlcadence.tracking.conventions import VIEW_ACTIVE, VIEW_ALL, VIEW_DELETED
 from mlcadence.tracking.entities import (
     STAGES,
     Experiment,
@@ -31,7 +34,7 @@ from mlcadence.tracking.entities import (
     RunStatus,
     RunTag,
 )
-from mlcadence.tracking.errors import InvalidInput
+from mlcadence.tracking.errors import InvalidInput, UnsupportedBackend
 from mlcadence.tracking.tracking_uri import get_tracking_uri, normalize_uri
 from mlcadence.tracking.validation import (
     MAX_BATCH_METRICS,
@@ -198,6 +201,20 @@ def _matches(get, clauses: list[tuple[str, str, str]]) -> bool:
     return True
 
 
+class _NoRegistry:
+    """Stands in for the registry of a plugin backend that has none."""
+
+    def __init__(self, tracking_uri: str):
+        self._tracking_uri = tracking_uri
+
+    def __getattr__(self, name: str):
+        raise UnsupportedBackend(
+            f"The tracking backend for '{self._tracking_uri}' has no model registry "
+            f"(it does not implement RegistryStore), so '{name}' is unavailable. Use a file, "
+            "sqlite: or postgresql: tracking URI for registry operations."
+        )
+
+
 class Client:
     """MlflowClient-like access to the store at `tracking_uri` (default:
     `get_tracking_uri()`)."""
@@ -206,11 +223,23 @@ class Client:
         self.tracking_uri = (
             get_tracking_uri() if tracking_uri is None else normalize_uri(os.fspath(tracking_uri))
         )
-        self._backend = get_backend(self.tracking_uri)
+        backend = get_backend(self.tracking_uri)
+        # One object behind both for the built-in backends; each half of the
+        # Client talks only to its own narrow interface.
+        self._runs: RunStore = backend
+        self._registry: RegistryStore = (
+            backend if isinstance(backend, RegistryStore) else _NoRegistry(self.tracking_uri)
+        )
 
     @property
-    def backend(self) -> TrackingBackend:
-        return self._backend
+    def backend(self) -> RunStore:
+        """The store behind this Client's run methods (for servers and
+        benchmarks that skip the Client's checks)."""
+        return self._runs
+
+    @property
+    def registry_store(self) -> RegistryStore:
+        return self._registry
 
     def __repr__(self) -> str:
         return f"Client({self.tracking_uri!r})"
@@ -225,13 +254,13 @@ class Client:
                 f"Artifact location cannot be a runs:/ URI. Given: '{artifact_location}'"
             )
         clean_tags = {t.key: t.value for t in _tag_list(tags)}
-        return self._backend.create_experiment(name, artifact_location, clean_tags or None)
+        return self._runs.create_experiment(name, artifact_location, clean_tags or None)
 
     def get_experiment(self, experiment_id: str) -> Experiment:
-        return self._backend.get_experiment(validate_experiment_id(str(experiment_id)))
+        return self._runs.get_experiment(validate_experiment_id(str(experiment_id)))
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
-        return self._backend.get_experiment_by_name(validate_experiment_name(name))
+        return self._runs.get_experiment_by_name(validate_experiment_name(name))
 
     def search_experiments(
         self,
@@ -242,7 +271,7 @@ class Client:
         """Experiments in the view, filtered by `name`/`tags.<k>` clauses
         (=, !=, LIKE, ILIKE joined by AND), newest first."""
         clauses = _parse_simple_filter(filter_string, ("name", "experiment_id", "lifecycle_stage"))
-        experiments = self._backend.list_experiments(_check_view(view_type))
+        experiments = self._runs.list_experiments(_check_view(view_type))
 
         def getter(exp):
             def get(field):
@@ -257,14 +286,14 @@ class Client:
         return found if max_results is None else found[:max_results]
 
     def delete_experiment(self, experiment_id: str) -> None:
-        self._backend.delete_experiment(validate_experiment_id(str(experiment_id)))
+        self._runs.delete_experiment(validate_experiment_id(str(experiment_id)))
 
     def restore_experiment(self, experiment_id: str) -> None:
-        self._backend.restore_experiment(validate_experiment_id(str(experiment_id)))
+        self._runs.restore_experiment(validate_experiment_id(str(experiment_id)))
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
         key, value = validate_tag(key, value)
-        self._backend.set_experiment_tag(validate_experiment_id(str(experiment_id)), key, value)
+        self._runs.set_experiment_tag(validate_experiment_id(str(experiment_id)), key, value)
 
     # -- runs --------------------------------------------------------------
     def create_run(
@@ -290,7 +319,7 @@ class Client:
         if tag_name is None:
             tag_list.append(RunTag(RUN_NAME_TAG, name))
         user = by_key.get(USER_TAG) or "unknown"
-        return self._backend.create_run(
+        return self._runs.create_run(
             str(experiment_id),
             user_id=user,
             start_time=now_ms() if start_time is None else int(start_time),
@@ -299,14 +328,14 @@ class Client:
         )
 
     def get_run(self, run_id: str) -> Run:
-        return self._backend.get_run(validate_run_id(run_id))
+        return self._runs.get_run(validate_run_id(run_id))
 
     def update_run(
         self, run_id: str, status: RunStatus | str | None = None, name: str | None = None
     ) -> RunInfo:
         parsed = None if status is None else parse_status(status)
         end = now_ms() if parsed is not None and parsed.is_terminal else None
-        return self._backend.update_run(validate_run_id(run_id), parsed, end, name)
+        return self._runs.update_run(validate_run_id(run_id), parsed, end, name)
 
     def set_terminated(
         self, run_id: str, status: RunStatus | str = "FINISHED", end_time: int | None = None
@@ -317,19 +346,19 @@ class Client:
                 f"set_terminated needs a terminal status, got '{parsed.name}'. "
                 "Use FINISHED, FAILED or KILLED."
             )
-        return self._backend.update_run(
+        return self._runs.update_run(
             validate_run_id(run_id), parsed, now_ms() if end_time is None else int(end_time)
         )
 
     def delete_run(self, run_id: str) -> None:
-        self._backend.delete_run(validate_run_id(run_id))
+        self._runs.delete_run(validate_run_id(run_id))
 
     def restore_run(self, run_id: str) -> None:
-        self._backend.restore_run(validate_run_id(run_id))
+        self._runs.restore_run(validate_run_id(run_id))
 
     def log_param(self, run_id: str, key: str, value) -> object:
         key, text = validate_param(key, value)
-        self._backend.log_param(validate_run_id(run_id), Param(key, text))
+        self._runs.log_param(validate_run_id(run_id), Param(key, text))
         return value
 
     def log_metric(
@@ -353,17 +382,17 @@ class Client:
             and _known_metric_key(key)
             and _known_run_id(run_id)
         ):
-            self._backend.log_metric(run_id, Metric(key, float(value), ts, step))
+            self._runs.log_metric(run_id, Metric(key, float(value), ts, step))
             return
         key, fvalue, ts, st = validate_metric(key, value, ts, step)
-        self._backend.log_metric(validate_run_id(run_id), Metric(key, fvalue, ts, st))
+        self._runs.log_metric(validate_run_id(run_id), Metric(key, fvalue, ts, st))
 
     def set_tag(self, run_id: str, key: str, value) -> None:
-        self._backend.set_tag(validate_run_id(run_id), RunTag(*validate_tag(key, value)))
+        self._runs.set_tag(validate_run_id(run_id), RunTag(*validate_tag(key, value)))
 
     def delete_tag(self, run_id: str, key: str) -> None:
         validate_key(key, "tag key")
-        self._backend.delete_tag(validate_run_id(run_id), key)
+        self._runs.delete_tag(validate_run_id(run_id), key)
 
     def log_batch(
         self,
@@ -381,11 +410,11 @@ class Client:
         ]
         clean_params = [Param(*validate_param(p.key, p.value)) for p in params]
         clean_tags = [RunTag(*validate_tag(t.key, t.value)) for t in tags]
-        self._backend.log_batch(validate_run_id(run_id), clean_metrics, clean_params, clean_tags)
+        self._runs.log_batch(validate_run_id(run_id), clean_metrics, clean_params, clean_tags)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         validate_key(key, "metric key")
-        return self._backend.get_metric_history(validate_run_id(run_id), key)
+        return self._runs.get_metric_history(validate_run_id(run_id), key)
 
     def search_runs(
         self,
@@ -404,7 +433,7 @@ class Client:
             raise InvalidInput(
                 f"max_results {max_results} is above the limit of 50000; narrow the filter."
             )
-        return self._backend.search_runs(
+        return self._runs.search_runs(
             ids, filter_string or "", _check_view(run_view_type), max_results, list(order_by or ())
         )
 
@@ -439,12 +468,12 @@ class Client:
         self, name: str, tags: Mapping[str, str] | None = None, description: str | None = None
     ) -> RegisteredModel:
         clean = {t.key: t.value for t in _tag_list(tags)}
-        return self._backend.create_registered_model(
+        return self._registry.create_registered_model(
             validate_model_name(name), clean or None, description
         )
 
     def get_registered_model(self, name: str) -> RegisteredModel:
-        return self._backend.get_registered_model(validate_model_name(name))
+        return self._registry.get_registered_model(validate_model_name(name))
 
     def search_registered_models(
         self, filter_string: str | None = None, max_results: int | None = None
@@ -455,22 +484,22 @@ class Client:
         def getter(model):
             return lambda f: model.tags.get(f[5:]) if f.startswith("tags.") else getattr(model, f)
 
-        found = [m for m in self._backend.list_registered_models() if _matches(getter(m), clauses)]
+        found = [m for m in self._registry.list_registered_models() if _matches(getter(m), clauses)]
         found.sort(key=lambda m: m.name)
         return found if max_results is None else found[:max_results]
 
     def update_registered_model(self, name: str, description: str) -> RegisteredModel:
-        return self._backend.update_registered_model(validate_model_name(name), description)
+        return self._registry.update_registered_model(validate_model_name(name), description)
 
     def delete_registered_model(self, name: str) -> None:
-        self._backend.delete_registered_model(validate_model_name(name))
+        self._registry.delete_registered_model(validate_model_name(name))
 
     def set_registered_model_tag(self, name: str, key: str, value) -> None:
         key, value = validate_tag(key, value)
-        self._backend.set_registered_model_tag(validate_model_name(name), key, value)
+        self._registry.set_registered_model_tag(validate_model_name(name), key, value)
 
     def delete_registered_model_tag(self, name: str, key: str) -> None:
-        self._backend.delete_registered_model_tag(validate_model_name(name), key)
+        self._registry.delete_registered_model_tag(validate_model_name(name), key)
 
     def create_model_version(
         self,
@@ -487,12 +516,14 @@ class Client:
         if run_id is not None:
             validate_run_id(run_id)
         clean = {t.key: t.value for t in _tag_list(tags)}
-        return self._backend.create_model_version(
+        return self._registry.create_model_version(
             validate_model_name(name), str(source), run_id, clean or None, description
         )
 
     def get_model_version(self, name: str, version) -> ModelVersion:
-        return self._backend.get_model_version(validate_model_name(name), validate_version(version))
+        return self._registry.get_model_version(
+            validate_model_name(name), validate_version(version)
+        )
 
     def search_model_versions(
         self, filter_string: str | None = None, name: str | None = None
@@ -504,7 +535,7 @@ class Client:
         for field, op, value in clauses:
             if field == "name" and op == "=":
                 exact = value
-        versions = self._backend.search_model_versions(
+        versions = self._registry.search_model_versions(
             validate_model_name(exact) if exact is not None else None
         )
         if name is not None:
@@ -521,7 +552,7 @@ class Client:
         """Per stage, the highest version in it (all stages when `stages` is empty)."""
         wanted = [canonical_stage(s) for s in stages] if stages else list(STAGES)
         best: dict[str, ModelVersion] = {}
-        for mv in self._backend.search_model_versions(validate_model_name(name)):
+        for mv in self._registry.search_model_versions(validate_model_name(name)):
             if mv.current_stage in wanted and (
                 mv.current_stage not in best or mv.version > best[mv.current_stage].version
             ):
@@ -529,17 +560,17 @@ class Client:
         return sorted(best.values(), key=lambda mv: mv.version)
 
     def update_model_version(self, name: str, version, description: str) -> ModelVersion:
-        return self._backend.update_model_version(
+        return self._registry.update_model_version(
             validate_model_name(name), validate_version(version), description
         )
 
     def delete_model_version(self, name: str, version) -> None:
-        self._backend.delete_model_version(validate_model_name(name), validate_version(version))
+        self._registry.delete_model_version(validate_model_name(name), validate_version(version))
 
     def transition_model_version_stage(
         self, name: str, version, stage: str, archive_existing_versions: bool = False
     ) -> ModelVersion:
-        return self._backend.transition_model_version_stage(
+        return self._registry.transition_model_version_stage(
             validate_model_name(name),
             validate_version(version),
             canonical_stage(stage),
@@ -548,27 +579,27 @@ class Client:
 
     def set_model_version_tag(self, name: str, version, key: str, value) -> None:
         key, value = validate_tag(key, value)
-        self._backend.set_model_version_tag(
+        self._registry.set_model_version_tag(
             validate_model_name(name), validate_version(version), key, value
         )
 
     def delete_model_version_tag(self, name: str, version, key: str) -> None:
-        self._backend.delete_model_version_tag(
+        self._registry.delete_model_version_tag(
             validate_model_name(name), validate_version(version), key
         )
 
     def set_registered_model_alias(self, name: str, alias: str, version) -> None:
-        self._backend.set_registered_model_alias(
+        self._registry.set_registered_model_alias(
             validate_model_name(name), validate_alias(alias), validate_version(version)
         )
 
     def delete_registered_model_alias(self, name: str, alias: str) -> None:
-        self._backend.delete_registered_model_alias(
+        self._registry.delete_registered_model_alias(
             validate_model_name(name), validate_alias(alias)
         )
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
-        return self._backend.get_model_version_by_alias(
+        return self._registry.get_model_version_by_alias(
             validate_model_name(name), validate_alias(alias)
         )
 

@@ -150,7 +150,7 @@ def _version_for(client, ref: ModelsUri, uri: str) -> ModelVersion:
         return client.get_model_version(ref.name, ref.version)
     if ref.alias is not None:
         return client.get_model_version_by_alias(ref.name, ref.alias)
-    versions = client.backend.search_model_versions(ref.name)
+    versions = client.registry_store.search_model_versions(ref.name)
     if ref.stage is not None:
         versions = [v for v in versions if v.current_stage == ref.stage]
     if not versions:

@@ -20,23 +20,23 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from urllib.parse import urlparse
 
-from mlcadence.tracking.backends.base import TrackingBackend
+from mlcadence.tracking.backends.base import Store
 from mlcadence.tracking.errors import UnsupportedBackend
 
 ENTRY_POINT_GROUP = "mlcadence.tracking_backends"
 
-Builder = Callable[..., TrackingBackend]
+Builder = Callable[..., Store]
 
 
 # Backend modules are imported inside the builders so that choosing the file
 # store never pays for SQLAlchemy.
-def build_file_backend(uri: str, *, fsync: bool = False, **_other) -> TrackingBackend:
+def build_file_backend(uri: str, *, fsync: bool = False, **_other) -> Store:
     from mlcadence.tracking.backends.file import FileBackend
 
     return FileBackend(uri, fsync=fsync)
 
 
-def build_sql_backend(uri: str, *, artifact_root: str | None = None, **_other) -> TrackingBackend:
+def build_sql_backend(uri: str, *, artifact_root: str | None = None, **_other) -> Store:
     from mlcadence.tracking.backends.sql import SqlBackend
 
     return SqlBackend(uri, artifact_root=artifact_root)
@@ -51,7 +51,7 @@ BUILDERS: dict[str, Builder] = {
     "postgresql+psycopg": build_sql_backend,
 }
 
-_cache: dict[str, TrackingBackend] = {}
+_cache: dict[str, Store] = {}
 _lock = threading.Lock()
 
 
@@ -70,7 +70,7 @@ def backend_table() -> dict[str, Builder]:
 
 
 def _plugin_builder(ep) -> Builder:
-    def build(uri: str, **options) -> TrackingBackend:
+    def build(uri: str, **options) -> Store:
         return ep.load()(uri, **options)
 
     return build
@@ -84,7 +84,7 @@ def backend_options() -> dict[str, object]:
     return {"fsync": settings.file_fsync, "artifact_root": settings.artifact_root}
 
 
-def build_backend(uri: str, **options) -> TrackingBackend:
+def build_backend(uri: str, **options) -> Store:
     """A new backend for `uri` built with `options` (no caching)."""
     scheme = _scheme(uri)
     table = backend_table()
@@ -98,7 +98,7 @@ def build_backend(uri: str, **options) -> TrackingBackend:
     return table[scheme](uri, **options)
 
 
-def get_backend(uri: str) -> TrackingBackend:
+def get_backend(uri: str) -> Store:
     """The backend for `uri`, one instance per URI per process, built with
     the options from the settings."""
     with _lock:

@@ -44,9 +44,10 @@ from mlcadence.tracking.backends.atomic import (
     read_values,
     replace_file,
 )
-from mlcadence.tracking.backends.base import VIEW_ACTIVE, VIEW_ALL, VIEW_DELETED, TrackingBackend
+from mlcadence.tracking.backends.base import TrackingBackend
 from mlcadence.tracking.backends.file_registry import FileRegistryMixin
 from mlcadence.tracking.backends.file_yaml import dump_yaml, load_yaml
+from mlcadence.tracking.conventions import VIEW_ACTIVE, VIEW_ALL, VIEW_DELETED
 from mlcadence.tracking.entities import (
     ACTIVE,
     DELETED,

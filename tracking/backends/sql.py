@@ -45,8 +45,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
 from mlcadence.tracking.backends import sql_schema as s
-from mlcadence.tracking.backends.base import VIEW_ACTIVE, VIEW_ALL, VIEW_DELETED, TrackingBackend
+from mlcadence.tracking.backends.base import TrackingBackend
 from mlcadence.tracking.backends.sql_search import build_search_query
+from mlcadence.tracking.conventions import VIEW_ACTIVE, VIEW_ALL, VIEW_DELETED
 from mlcadence.tracking.entities import (
     ACTIVE,
     DELETED,
