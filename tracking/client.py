@@ -12,16 +12,23 @@ from __future__ import annotations
 
 import functools
 import os
-import random
 import re
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from mlcadence.tracking import artifacts as _artifacts
 from mlcadence.tracking.backends import get_backend
 from mlcadence.tracking.backends.base import RegistryStore, RunStore
-from mlcadence.tracking.conventions import VIEW_ACTIVE, VIEW_ALL, VIEW_DELETED
+from mlcadence.tracking.conventions import (
+    DEFAULT_EXPERIMENT_ID,
+    RUN_NAME_TAG,
+    USER_TAG,
+    VIEW_ACTIVE,
+    VIEWS,
+    location_uri,
+    now_ms,
+    random_run_name,
+)
 from mlcadence.tracking.entities import (
     STAGES,
     Experiment,
@@ -37,37 +44,24 @@ from mlcadence.tracking.entities import (
 from mlcadence.tracking.errors import InvalidInput, UnsupportedBackend
 from mlcadence.tracking.tracking_uri import get_tracking_uri, normalize_uri
 from mlcadence.tracking.validation import (
-    MAX_BATCH_METRICS,
-    MAX_BATCH_PARAMS,
-    MAX_BATCH_TAGS,
     canonical_stage,
     validate_alias,
+    validate_archive_existing,
+    validate_artifact_location,
+    validate_batch,
     validate_experiment_id,
     validate_experiment_name,
     validate_key,
     validate_metric,
     validate_model_name,
     validate_param,
+    validate_registry_tag,
     validate_run_id,
     validate_tag,
     validate_version,
 )
 
-RUN_NAME_TAG = "mlflow.runName"
-USER_TAG = "mlflow.user"
-MAX_BATCH_TOTAL = 1000
-_VIEWS = {VIEW_ACTIVE, VIEW_DELETED, VIEW_ALL}
-
-# Words for generated run names ("<adjective>-<noun>-<n>", at most 20 chars,
-# the shape MLflow gives unnamed runs).
-_ADJECTIVES = (
-    "amber bold brisk calm clever crisp eager fair gentle glad keen lively lucid merry nimble "
-    "placid quick quiet rapid sunny swift tidy vivid warm wise zesty"
-).split()
-_NOUNS = (
-    "badger bison crane dove eagle falcon ferret finch gecko heron ibis koala lark lemur lynx "
-    "marten newt otter panda quail raven robin seal stoat swan tern vole wren"
-).split()
+_VIEWS = set(VIEWS)
 
 
 _PLAIN_NUMBERS = (int, float)  # exact types: bool and numpy scalars take the full check
@@ -93,15 +87,6 @@ def _known_run_id(run_id) -> bool:
     return type(run_id) is str and _valid_run_id(run_id)
 
 
-def random_run_name() -> str:
-    name = f"{random.choice(_ADJECTIVES)}-{random.choice(_NOUNS)}-{random.randint(0, 1000)}"
-    return name[:20]
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 def _tag_list(tags: Mapping[str, object] | Iterable[RunTag] | None) -> list[RunTag]:
     if not tags:
         return []
@@ -112,30 +97,9 @@ def _tag_list(tags: Mapping[str, object] | Iterable[RunTag] | None) -> list[RunT
     return [RunTag(*validate_tag(k, v)) for k, v in items]
 
 
-def _check_batch_limits(metrics: Sequence, params: Sequence, tags: Sequence) -> None:
-    for entity, items, limit in (
-        ("metrics", metrics, MAX_BATCH_METRICS),
-        ("params", params, MAX_BATCH_PARAMS),
-        ("tags", tags, MAX_BATCH_TAGS),
-    ):
-        if len(items) > limit:
-            raise InvalidInput(
-                f"A batch logging request can contain at most {limit} {entity}. Got {len(items)} "
-                f"{entity}. Please split up {entity} across multiple requests and try again."
-            )
-    total = len(metrics) + len(params) + len(tags)
-    if total > MAX_BATCH_TOTAL:
-        raise InvalidInput(
-            f"A batch logging request can contain at most {MAX_BATCH_TOTAL} total entities. Got "
-            f"{total}. Please split the batch across multiple requests and try again."
-        )
-    keys = [p.key for p in params]
-    dupes = sorted({k for k in keys if keys.count(k) > 1})
-    if dupes:
-        raise InvalidInput(
-            f"Duplicate parameter keys have been submitted: {dupes}. Please ensure the request "
-            "contains only one param value per param key."
-        )
+def _registry_tags(tags: Mapping[str, object] | None) -> dict[str, str] | None:
+    clean = dict(validate_registry_tag(k, v) for k, v in (tags or {}).items())
+    return clean or None
 
 
 def _check_view(view: str) -> str:
@@ -249,12 +213,11 @@ class Client:
         self, name: str, artifact_location: str | None = None, tags: Mapping[str, str] | None = None
     ) -> str:
         validate_experiment_name(name)
-        if artifact_location is not None and str(artifact_location).startswith("runs:"):
-            raise InvalidInput(
-                f"Artifact location cannot be a runs:/ URI. Given: '{artifact_location}'"
-            )
+        location = None
+        if artifact_location:
+            location = location_uri(validate_artifact_location(str(artifact_location)))
         clean_tags = {t.key: t.value for t in _tag_list(tags)}
-        return self._runs.create_experiment(name, artifact_location, clean_tags or None)
+        return self._runs.create_experiment(name, location, clean_tags or None)
 
     def get_experiment(self, experiment_id: str) -> Experiment:
         return self._runs.get_experiment(validate_experiment_id(str(experiment_id)))
@@ -286,6 +249,11 @@ class Client:
         return found if max_results is None else found[:max_results]
 
     def delete_experiment(self, experiment_id: str) -> None:
+        if str(experiment_id) == DEFAULT_EXPERIMENT_ID:
+            raise InvalidInput(
+                f"Cannot delete the default experiment '{DEFAULT_EXPERIMENT_ID}'. This is an "
+                "internally reserved experiment; delete its runs instead."
+            )
         self._runs.delete_experiment(validate_experiment_id(str(experiment_id)))
 
     def restore_experiment(self, experiment_id: str) -> None:
@@ -404,7 +372,7 @@ class Client:
         """At most 1000 metrics, 100 params, 100 tags (1000 items in all); on
         any invalid item nothing is written."""
         metrics, params, tags = list(metrics or ()), list(params or ()), list(tags or ())
-        _check_batch_limits(metrics, params, tags)
+        validate_batch(metrics, params, tags)
         clean_metrics = [
             Metric(*validate_metric(m.key, m.value, m.timestamp, m.step)) for m in metrics
         ]
@@ -467,9 +435,8 @@ class Client:
     def create_registered_model(
         self, name: str, tags: Mapping[str, str] | None = None, description: str | None = None
     ) -> RegisteredModel:
-        clean = {t.key: t.value for t in _tag_list(tags)}
         return self._registry.create_registered_model(
-            validate_model_name(name), clean or None, description
+            validate_model_name(name), _registry_tags(tags), description
         )
 
     def get_registered_model(self, name: str) -> RegisteredModel:
@@ -495,7 +462,7 @@ class Client:
         self._registry.delete_registered_model(validate_model_name(name))
 
     def set_registered_model_tag(self, name: str, key: str, value) -> None:
-        key, value = validate_tag(key, value)
+        key, value = validate_registry_tag(key, value)
         self._registry.set_registered_model_tag(validate_model_name(name), key, value)
 
     def delete_registered_model_tag(self, name: str, key: str) -> None:
@@ -515,9 +482,8 @@ class Client:
             )
         if run_id is not None:
             validate_run_id(run_id)
-        clean = {t.key: t.value for t in _tag_list(tags)}
         return self._registry.create_model_version(
-            validate_model_name(name), str(source), run_id, clean or None, description
+            validate_model_name(name), str(source), run_id, _registry_tags(tags), description
         )
 
     def get_model_version(self, name: str, version) -> ModelVersion:
@@ -570,15 +536,17 @@ class Client:
     def transition_model_version_stage(
         self, name: str, version, stage: str, archive_existing_versions: bool = False
     ) -> ModelVersion:
+        stage = canonical_stage(stage)
+        validate_archive_existing(stage, archive_existing_versions)
         return self._registry.transition_model_version_stage(
             validate_model_name(name),
             validate_version(version),
-            canonical_stage(stage),
+            stage,
             bool(archive_existing_versions),
         )
 
     def set_model_version_tag(self, name: str, version, key: str, value) -> None:
-        key, value = validate_tag(key, value)
+        key, value = validate_registry_tag(key, value)
         self._registry.set_model_version_tag(
             validate_model_name(name), validate_version(version), key, value
         )

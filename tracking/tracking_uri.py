@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from urllib.parse import urlparse
+
+from mlcadence.tracking.conventions import has_scheme, location_uri, uri_scheme
 
 # Not settings of their own: they identify one run for one child process
 # (the MLflow `MLFLOW_RUN_ID` / `MLFLOW_EXPERIMENT_ID` convention).
@@ -28,16 +29,11 @@ _lock = threading.Lock()
 _explicit_uri: str | None = None
 
 
-def _has_scheme(uri: str) -> bool:
-    # One-letter "schemes" are Windows drive letters, not schemes.
-    return len(urlparse(uri).scheme) > 1
-
-
 def normalize_uri(uri: str) -> str:
     """Plain paths become absolute so a later chdir cannot move the store;
     URIs with a scheme are kept as given."""
     uri = str(uri)
-    if _has_scheme(uri):
+    if has_scheme(uri):
         return uri
     return str(Path(uri).expanduser().absolute())
 
@@ -78,15 +74,13 @@ def env_experiment_id() -> str | None:
 
 
 def is_file_store_uri(uri: str) -> bool:
-    return urlparse(uri).scheme in ("", "file") or not _has_scheme(uri)
+    return uri_scheme(uri) in ("", "file")
 
 
 def mlflow_tracking_uri(uri: str) -> str:
     """The URI MLflow's client expects for the same store: a file:// URI for
     file stores (MLflow reads our layout), other URIs unchanged."""
-    if _has_scheme(uri):
-        return uri
-    return Path(uri).absolute().as_uri()
+    return location_uri(uri)
 
 
 def run_environment(run_id: str, experiment_id: str, tracking_uri: str) -> dict[str, str]:

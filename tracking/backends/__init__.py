@@ -18,9 +18,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from importlib.metadata import entry_points
-from urllib.parse import urlparse
 
 from mlcadence.tracking.backends.base import Store
+from mlcadence.tracking.conventions import uri_scheme
 from mlcadence.tracking.errors import UnsupportedBackend
 
 ENTRY_POINT_GROUP = "mlcadence.tracking_backends"
@@ -55,12 +55,6 @@ _cache: dict[str, Store] = {}
 _lock = threading.Lock()
 
 
-def _scheme(uri: str) -> str:
-    scheme = urlparse(uri).scheme
-    # A Windows drive letter or a bare relative path has no real scheme.
-    return "" if len(scheme) <= 1 else scheme
-
-
 def backend_table() -> dict[str, Builder]:
     """Every scheme we can open: the built-in builders, then plugins."""
     table: dict[str, Builder] = dict(BUILDERS)
@@ -86,7 +80,7 @@ def backend_options() -> dict[str, object]:
 
 def build_backend(uri: str, **options) -> Store:
     """A new backend for `uri` built with `options` (no caching)."""
-    scheme = _scheme(uri)
+    scheme = uri_scheme(uri)
     table = backend_table()
     if scheme not in table:
         known = ", ".join(sorted(s + ":" for s in table if s))

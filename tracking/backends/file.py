@@ -24,12 +24,10 @@ order need, loading full data for the runs it returns.
 from __future__ import annotations
 
 import os
-import pathlib
 import random
 import threading
-import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from urllib.parse import unquote, urlparse
 
 from filelock import FileLock
@@ -47,7 +45,16 @@ from mlcadence.tracking.backends.atomic import (
 from mlcadence.tracking.backends.base import TrackingBackend
 from mlcadence.tracking.backends.file_registry import FileRegistryMixin
 from mlcadence.tracking.backends.file_yaml import dump_yaml, load_yaml
-from mlcadence.tracking.conventions import VIEW_ACTIVE, VIEW_ALL, VIEW_DELETED
+from mlcadence.tracking.conventions import (
+    DEFAULT_EXPERIMENT_ID,
+    DEFAULT_EXPERIMENT_NAME,
+    RUN_NAME_TAG,
+    VIEW_ACTIVE,
+    VIEW_ALL,
+    VIEW_DELETED,
+    now_ms,
+    path_to_file_uri,
+)
 from mlcadence.tracking.entities import (
     ACTIVE,
     DELETED,
@@ -72,14 +79,9 @@ TRASH = ".trash"
 META = "meta.yaml"
 METRICS, PARAMS, TAGS, ARTIFACTS = "metrics", "params", "tags", "artifacts"
 MODELS = "models"
-DEFAULT_EXPERIMENT_ID = "0"
-DEFAULT_EXPERIMENT_NAME = "Default"
 # Sub-folders of an experiment that are not runs (MLflow's RESERVED_EXPERIMENT_FOLDERS).
 RESERVED_EXPERIMENT_FOLDERS = frozenset({"tags", "datasets", "traces", "models"})
-RUN_NAME_TAG = "mlflow.runName"
 EXPERIMENT_ID_WIDTH = 18
-MAX_EXPERIMENT_TAG_VALUE = 20000
-MAX_SEARCH_RESULTS = 50000
 
 # Run meta fields MLflow keeps for old readers; always these values.
 _LEGACY_RUN_FIELDS = {
@@ -89,15 +91,6 @@ _LEGACY_RUN_FIELDS = {
     "source_version": "",
     "tags": [],
 }
-
-_PREDICATES = (
-    "bold brave calm clever eager gentle happy jolly keen lively merry nimble proud sunny"
-).split()
-_NOUNS = "ant bear cat deer eel fox goat hawk ibis koala lark mole newt owl panda seal wolf".split()
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def root_from_uri(uri: str) -> str:
@@ -116,18 +109,10 @@ def root_from_uri(uri: str) -> str:
     return os.path.abspath(os.path.expanduser(text))
 
 
-def path_to_file_uri(path: str) -> str:
-    return pathlib.Path(os.path.abspath(path)).as_uri()
-
-
 def random_experiment_id() -> str:
     # MLflow's scheme: 18 random decimal digits with no leading zero.
     digits = str(uuid.uuid4().int)[-EXPERIMENT_ID_WIDTH:]
     return str(random.randint(1, 9)) + digits[1:] if digits[0] == "0" else digits
-
-
-def random_run_name() -> str:
-    return f"{random.choice(_PREDICATES)}-{random.choice(_NOUNS)}-{random.randint(0, 1000)}"
 
 
 def metric_line(metric: Metric) -> str:
@@ -300,22 +285,8 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
         return meta
 
     def create_experiment(self, name, artifact_location=None, tags=None) -> str:
-        validation.validate_experiment_name(name)
-        tag_items = [validation.validate_tag(k, v) for k, v in (tags or {}).items()]
-        for key, value in tag_items:
-            self._check_experiment_tag_value(key, value)
-        if artifact_location:
-            location = str(artifact_location)
-            if location.startswith("runs:"):
-                raise InvalidInput(f"Artifact location cannot be a runs:/ URI. Given: '{location}'")
-            if len(location) > 2048:
-                raise InvalidInput(
-                    "Artifact location is longer than 2048 characters; use a shorter path."
-                )
-            if not urlparse(location).scheme or len(urlparse(location).scheme) == 1:
-                location = path_to_file_uri(location)
-        else:
-            location = None
+        tag_items = [(validation.validate_key(k, "tag key"), v) for k, v in (tags or {}).items()]
+        location = artifact_location or None
         # The name check and the creation are one step for every process.
         with self._lock_for(self.root):
             existing = self.get_experiment_by_name(name)
@@ -380,11 +351,6 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
 
     def delete_experiment(self, experiment_id) -> None:
         experiment_id = str(experiment_id)
-        if experiment_id == DEFAULT_EXPERIMENT_ID:
-            raise InvalidInput(
-                "Cannot delete the default experiment '0'. "
-                "This is an internally reserved experiment."
-            )
         exp_dir = self._find_experiment_dir(experiment_id)
         if os.path.dirname(exp_dir) == self.trash:
             raise InvalidState(
@@ -422,16 +388,8 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
             self._rewrite_run_meta(run_dir, lifecycle_stage=ACTIVE, deleted_time=None)
         self._forget_runs()
 
-    def _check_experiment_tag_value(self, key: str, value: str) -> None:
-        if len(value) > MAX_EXPERIMENT_TAG_VALUE:
-            raise InvalidInput(
-                f"Experiment tag '{key}' is longer than {MAX_EXPERIMENT_TAG_VALUE} characters; "
-                "shorten it."
-            )
-
     def set_experiment_tag(self, experiment_id, key, value) -> None:
-        key, value = validation.validate_key(key, "tag key"), "" if value is None else str(value)
-        self._check_experiment_tag_value(key, value)
+        validation.validate_key(key, "tag key")  # a file name: see base.py
         exp_dir = self._find_experiment_dir(str(experiment_id))
         exp = self._read_experiment(exp_dir, with_tags=False)
         if exp is None or exp.lifecycle_stage != ACTIVE:
@@ -577,17 +535,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
                 f"Could not create run under non-active experiment with ID {experiment_id}. "
                 "Restore the experiment or use another one."
             )
-        tag_map = {}
-        for tag in tags or ():
-            key, value = validation.validate_tag(tag.key, tag.value)
-            tag_map[key] = value
-        tag_name = tag_map.get(RUN_NAME_TAG)
-        if run_name and tag_name is not None and tag_name != run_name:
-            raise InvalidInput(
-                "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with "
-                f"different values (run_name='{run_name}', mlflow.runName='{tag_name}')."
-            )
-        run_name = run_name or tag_name or random_run_name()
+        tag_map = {validation.validate_key(t.key, "tag key"): t.value for t in tags}
         tag_map[RUN_NAME_TAG] = run_name
         run_id = uuid.uuid4().hex
         exp_dir = os.path.join(self.root, experiment_id)
@@ -597,12 +545,12 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
             os.mkdir(os.path.join(run_dir, sub))
         for key, value in tag_map.items():
             self._replace(os.path.join(run_dir, TAGS, key), value, tmp_dir=run_dir)
-        start_time = int(start_time if start_time is not None else now_ms())
+        start_time = int(start_time)
         info = RunInfo(
             run_id=run_id,
             experiment_id=experiment_id,
             run_name=run_name,
-            user_id=user_id or "unknown",
+            user_id=user_id,
             status=RunStatus.RUNNING,
             start_time=start_time,
             end_time=None,
@@ -696,52 +644,39 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
             self._replace(os.path.join(run_dir, TAGS, key), value, tmp_dir=run_dir)
 
     def log_batch(self, run_id, metrics=(), params=(), tags=()) -> None:
-        metrics, params, tags = list(metrics or ()), list(params or ()), list(tags or ())
-        _check_batch_limits(metrics, params, tags)
-        checked_metrics = [
-            validation.validate_metric(m.key, m.value, m.timestamp, m.step) for m in metrics
-        ]
-        checked_params = [validation.validate_param(p.key, p.value) for p in params]
-        checked_tags = [validation.validate_tag(t.key, t.value) for t in tags]
-        keys = [k for k, _ in checked_params]
-        if len(set(keys)) != len(keys):
-            dupes = sorted({k for k in keys if keys.count(k) > 1})
-            raise InvalidInput(
-                f"Duplicate parameter keys have been submitted: {dupes}. Please ensure the request "
-                "contains only one param value per param key."
-            )
+        for what, items in (("metric key", metrics), ("param key", params), ("tag key", tags)):
+            for item in items:
+                validation.validate_key(item.key, what)  # file names: see base.py
         run_dir = self._active_run_dir(run_id)
         # Refuse a changed param before anything of the batch is written.
-        for key, value in checked_params:
-            old = read_text(os.path.join(run_dir, PARAMS, key))
-            if old is not None and old != value:
-                raise _param_changed(key, old, value, run_id)
-        for key, value in checked_params:
-            self._write_param(run_dir, run_id, key, value)
+        for param in params:
+            old = read_text(os.path.join(run_dir, PARAMS, param.key))
+            if old is not None and old != param.value:
+                raise _param_changed(param.key, old, param.value, run_id)
+        for param in params:
+            self._write_param(run_dir, run_id, param.key, param.value)
         lines: dict[str, list[str]] = {}
-        for key, value, timestamp, step in checked_metrics:
-            lines.setdefault(key, []).append(f"{timestamp} {value!r} {step}\n")
+        for m in metrics:
+            lines.setdefault(m.key, []).append(metric_line(m))
         for key, key_lines in lines.items():
             append_bytes(os.path.join(run_dir, METRICS, key), "".join(key_lines).encode("utf-8"))
-        for key, value in checked_tags:
-            self._write_tag(run_dir, key, value)
+        for tag in tags:
+            self._write_tag(run_dir, tag.key, tag.value)
 
     def log_metric(self, run_id, metric: Metric) -> None:
-        key, value, timestamp, step = validation.validate_metric(
-            metric.key, metric.value, metric.timestamp, metric.step
-        )
+        if metric.key not in self._valid_metric_keys:
+            validation.validate_key(metric.key, "metric key")  # a file name: see base.py
+            self._valid_metric_keys.add(metric.key)
         run_dir = self._active_run_dir(run_id)
-        append_bytes(
-            os.path.join(run_dir, METRICS, key), f"{timestamp} {value!r} {step}\n".encode()
-        )
+        append_bytes(os.path.join(run_dir, METRICS, metric.key), metric_line(metric).encode())
 
     def log_param(self, run_id, param: Param) -> None:
-        key, value = validation.validate_param(param.key, param.value)
-        self._write_param(self._active_run_dir(run_id), run_id, key, value)
+        validation.validate_key(param.key, "param key")  # a file name: see base.py
+        self._write_param(self._active_run_dir(run_id), run_id, param.key, param.value)
 
     def set_tag(self, run_id, tag: RunTag) -> None:
-        key, value = validation.validate_tag(tag.key, tag.value)
-        self._write_tag(self._active_run_dir(run_id), key, value)
+        validation.validate_key(tag.key, "tag key")  # a file name: see base.py
+        self._write_tag(self._active_run_dir(run_id), tag.key, tag.value)
 
     def delete_tag(self, run_id, key) -> None:
         validation.validate_key(key, "tag key")
@@ -763,15 +698,6 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
     ):
         clauses = run_search.parse_filter(filter_string)
         order_keys = run_search.parse_order_by(order_by)
-        if not isinstance(max_results, int) or not 0 < max_results <= MAX_SEARCH_RESULTS:
-            raise InvalidInput(
-                f"Invalid value {max_results!r} for parameter 'max_results' supplied. "
-                f"It must be a positive integer at most {MAX_SEARCH_RESULTS}."
-            )
-        if view not in (VIEW_ACTIVE, VIEW_DELETED, VIEW_ALL):
-            raise InvalidInput(f"Invalid view '{view}'; use one of active, deleted, all.")
-        if isinstance(experiment_ids, (str, int)):
-            experiment_ids = [experiment_ids]
         needed = run_search.referenced_keys(clauses, order_keys)
         # Clauses on meta.yaml fields are checked before any other file is read.
         early = [c for c in clauses if c.kind == "attribute" and c.key != "run_name"]
@@ -826,23 +752,3 @@ def _param_changed(key: str, old: str | None, new: str, run_id: str) -> InvalidI
         f"value='{old}' for run ID='{run_id}'. Attempted logging new value '{new}'. "
         "Log the new value under another key or in a new run."
     )
-
-
-def _check_batch_limits(metrics: Sequence, params: Sequence, tags: Sequence) -> None:
-    limits = (
-        (metrics, validation.MAX_BATCH_METRICS, "metrics"),
-        (params, validation.MAX_BATCH_PARAMS, "params"),
-        (tags, validation.MAX_BATCH_TAGS, "tags"),
-    )
-    for items, limit, what in limits:
-        if len(items) > limit:
-            raise InvalidInput(
-                f"A batch logging request can contain at most {limit} {what}. Got {len(items)} "
-                f"{what}. Please split up {what} across multiple requests and try again."
-            )
-    total = len(metrics) + len(params) + len(tags)
-    if total > validation.MAX_BATCH_METRICS:
-        raise InvalidInput(
-            f"A batch logging request can contain at most {validation.MAX_BATCH_METRICS} metrics, "
-            f"params and tags in total. Got {total}. Split the batch and try again."
-        )

@@ -19,13 +19,11 @@ Architecture
 from __future__ import annotations
 
 import os
-import time
 import uuid
 import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from urllib.parse import urlparse
 
 from sqlalchemy import (
     Connection,
@@ -47,12 +45,21 @@ from sqlalchemy.pool import StaticPool
 from mlcadence.tracking.backends import sql_schema as s
 from mlcadence.tracking.backends.base import TrackingBackend
 from mlcadence.tracking.backends.sql_search import build_search_query
-from mlcadence.tracking.conventions import VIEW_ACTIVE, VIEW_ALL, VIEW_DELETED
+from mlcadence.tracking.conventions import (
+    DEFAULT_EXPERIMENT_ID,
+    DEFAULT_EXPERIMENT_NAME,
+    RUN_NAME_TAG,
+    VIEW_ACTIVE,
+    VIEW_ALL,
+    VIEW_DELETED,
+    location_uri,
+    now_ms,
+    path_to_file_uri,
+)
 from mlcadence.tracking.entities import (
     ACTIVE,
     DELETED,
     DELETED_STAGE,
-    STAGES,
     Experiment,
     Metric,
     ModelVersion,
@@ -68,10 +75,6 @@ from mlcadence.tracking.errors import AlreadyExists, InvalidInput, InvalidState,
 from mlcadence.tracking.search import parse_filter, parse_order_by
 from mlcadence.tracking.validation import validate_key
 
-DEFAULT_EXPERIMENT_ID = "0"
-DEFAULT_EXPERIMENT_NAME = "Default"
-RUN_NAME_TAG = "mlflow.runName"
-ACTIVE_STAGES_FOR_ARCHIVE = ("Staging", "Production")
 VIEW_STAGES = {VIEW_ACTIVE: (ACTIVE,), VIEW_DELETED: (DELETED,), VIEW_ALL: (ACTIVE, DELETED)}
 # Bound parameters per IN query; far below every driver's limit.
 IN_CHUNK = 500
@@ -110,19 +113,6 @@ class _Compiled:
     def execute(self, cursor, values: dict):
         cursor.execute(self.sql, self.params(values))
         return cursor
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def _path_to_uri(path: str | os.PathLike) -> str:
-    return Path(path).expanduser().absolute().as_uri()
-
-
-def _location_uri(location: str) -> str:
-    """A local path as a file:// URI; a URI with a real scheme as given."""
-    return location if len(urlparse(location).scheme) > 1 else _path_to_uri(location)
 
 
 # -- engines --------------------------------------------------------------------
@@ -198,10 +188,10 @@ def default_artifact_root(url, artifact_root: str | os.PathLike | None) -> str:
     `artifact_root` when given, else mlartifacts/ beside the sqlite file (or
     in the working directory for a server database)."""
     if artifact_root is not None:
-        return _location_uri(os.fspath(artifact_root)).rstrip("/")
+        return location_uri(os.fspath(artifact_root)).rstrip("/")
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        return _path_to_uri(Path(url.database).parent / "mlartifacts")
-    return _path_to_uri(Path.cwd() / "mlartifacts")
+        return path_to_file_uri(Path(url.database).parent / "mlartifacts")
+    return path_to_file_uri(Path.cwd() / "mlartifacts")
 
 
 # -- row <-> entity -----------------------------------------------------------------
@@ -339,7 +329,7 @@ class SqlBackend(TrackingBackend):
             if lock:
                 conn.exec_driver_sql(lock)
             s.ensure_schema(conn)
-            now = _now_ms()
+            now = now_ms()
             conn.execute(
                 self._insert(s.experiments)
                 .values(
@@ -392,7 +382,7 @@ class SqlBackend(TrackingBackend):
     def create_experiment(
         self, name: str, artifact_location: str | None = None, tags: dict[str, str] | None = None
     ) -> str:
-        now = _now_ms()
+        now = now_ms()
         try:
             with self._write() as conn:
                 existing = conn.execute(
@@ -411,11 +401,7 @@ class SqlBackend(TrackingBackend):
                     )
                     .returning(s.experiments.c.experiment_id)
                 ).scalar_one()
-                location = (
-                    _location_uri(artifact_location)
-                    if artifact_location
-                    else f"{self.artifact_root}/{new_id}"
-                )
+                location = artifact_location or f"{self.artifact_root}/{new_id}"
                 conn.execute(
                     update(s.experiments)
                     .where(s.experiments.c.experiment_id == new_id)
@@ -455,7 +441,7 @@ class SqlBackend(TrackingBackend):
             return None if row is None else self._experiments_from_rows(conn, [row])[0]
 
     def list_experiments(self, view: str = VIEW_ACTIVE) -> list[Experiment]:
-        stages = self._view_stages(view)
+        stages = VIEW_STAGES[view]
         with self._read() as conn:
             rows = conn.execute(
                 select(s.experiments)
@@ -465,12 +451,7 @@ class SqlBackend(TrackingBackend):
             return self._experiments_from_rows(conn, rows)
 
     def delete_experiment(self, experiment_id: str) -> None:
-        if str(experiment_id) == DEFAULT_EXPERIMENT_ID:
-            raise InvalidInput(
-                "Cannot delete the default experiment '0'. This is an internally reserved "
-                "experiment; delete its runs instead."
-            )
-        now = _now_ms()
+        now = now_ms()
         with self._write() as conn:
             row = self._experiment_row(conn, experiment_id)
             if row.lifecycle_stage != ACTIVE:
@@ -492,7 +473,7 @@ class SqlBackend(TrackingBackend):
             )
 
     def restore_experiment(self, experiment_id: str) -> None:
-        now = _now_ms()
+        now = now_ms()
         with self._write() as conn:
             row = self._experiment_row(conn, experiment_id)
             if row.lifecycle_stage != DELETED:
@@ -528,17 +509,8 @@ class SqlBackend(TrackingBackend):
             conn.execute(
                 update(s.experiments)
                 .where(s.experiments.c.experiment_id == row.experiment_id)
-                .values(last_update_time=_now_ms())
+                .values(last_update_time=now_ms())
             )
-
-    @staticmethod
-    def _view_stages(view: str) -> tuple[str, ...]:
-        try:
-            return VIEW_STAGES[view]
-        except KeyError:
-            raise InvalidInput(
-                f"Invalid view '{view}'. Use one of {', '.join(VIEW_STAGES)}."
-            ) from None
 
     # -- runs -------------------------------------------------------------------
     def create_run(
@@ -551,9 +523,7 @@ class SqlBackend(TrackingBackend):
     ) -> Run:
         run_id = uuid.uuid4().hex
         tag_map = {t.key: t.value for t in tags}
-        name = run_name or tag_map.get(RUN_NAME_TAG) or ""
-        if name:
-            tag_map[RUN_NAME_TAG] = name
+        tag_map[RUN_NAME_TAG] = run_name
         with self._write() as conn:
             exp = self._experiment_row(conn, experiment_id)
             if exp.lifecycle_stage != ACTIVE:
@@ -564,7 +534,7 @@ class SqlBackend(TrackingBackend):
             row = {
                 "run_id": run_id,
                 "experiment_id": exp.experiment_id,
-                "name": name,
+                "name": run_name,
                 "user_id": user_id,
                 "status": RunStatus.RUNNING.name,
                 "start_time": int(start_time),
@@ -663,7 +633,7 @@ class SqlBackend(TrackingBackend):
             )
 
     def delete_run(self, run_id: str) -> None:
-        self._set_lifecycle(run_id, DELETED, _now_ms())
+        self._set_lifecycle(run_id, DELETED, now_ms())
 
     def restore_run(self, run_id: str) -> None:
         self._set_lifecycle(run_id, ACTIVE, None)
@@ -710,8 +680,7 @@ class SqlBackend(TrackingBackend):
         params: Sequence[Param] = (),
         tags: Sequence[RunTag] = (),
     ) -> None:
-        # Servers call backends without the Client in front, so keys are
-        # checked here too (cheap next to a transaction).
+        # The one check a store keeps (see base.py): keys that could name a path.
         for what, items in (("metric key", metrics), ("param key", params), ("tag key", tags)):
             for item in items:
                 validate_key(item.key, what)
@@ -744,15 +713,11 @@ class SqlBackend(TrackingBackend):
 
     @staticmethod
     def _param_rows(run_id: str, params: Sequence[Param]) -> list[dict]:
-        by_key: dict[str, str] = {}
-        for p in params:
-            if p.key in by_key and by_key[p.key] != p.value:
-                raise InvalidInput(
-                    f"Duplicate parameter keys have been submitted: ['{p.key}']. Please ensure the "
-                    "request contains only one param value per param key."
-                )
-            by_key[p.key] = p.value
-        return [{"run_id": run_id, "key": k, "value": v} for k, v in sorted(by_key.items())]
+        # Sorted by key so that concurrent batches lock rows in one order.
+        return [
+            {"run_id": run_id, "key": p.key, "value": p.value}
+            for p in sorted(params, key=lambda p: p.key)
+        ]
 
     def _write_params(self, conn: Connection, run_id: str, rows: list[dict]) -> None:
         # Insert-if-absent, then compare with what is stored: the primary key
@@ -801,11 +766,9 @@ class SqlBackend(TrackingBackend):
         max_results: int = 1000,
         order_by: Sequence[str] = (),
     ) -> list[Run]:
-        if isinstance(experiment_ids, str):
-            experiment_ids = [experiment_ids]
         query = build_search_query(
             [pk for pk in map(_experiment_pk, experiment_ids) if pk is not None],
-            self._view_stages(view),
+            VIEW_STAGES[view],
             parse_filter(filter_string),
             parse_order_by(list(order_by or ())),
             max_results,
@@ -830,7 +793,7 @@ class SqlBackend(TrackingBackend):
     def _touch_model(self, conn: Connection, name: str, now: int | None = None) -> int:
         """Bump last_updated_time; on PostgreSQL this also row-locks the model
         until commit, which serialises version allocation."""
-        now = _now_ms() if now is None else now
+        now = now_ms() if now is None else now
         found = conn.execute(
             update(s.registered_models)
             .where(s.registered_models.c.name == name)
@@ -925,7 +888,7 @@ class SqlBackend(TrackingBackend):
     def create_registered_model(
         self, name: str, tags: dict[str, str] | None = None, description: str | None = None
     ) -> RegisteredModel:
-        now = _now_ms()
+        now = now_ms()
         try:
             with self._write() as conn:
                 inserted = conn.execute(
@@ -1021,7 +984,7 @@ class SqlBackend(TrackingBackend):
 
     def _create_model_version_once(self, name, source, run_id, tags, description) -> ModelVersion:
         mv = s.model_versions
-        now = _now_ms()
+        now = now_ms()
         with self._write() as conn:
             conn.execute(
                 self._insert(s.registered_models)
@@ -1097,37 +1060,23 @@ class SqlBackend(TrackingBackend):
     def transition_model_version_stage(
         self, name: str, version: int, stage: str, archive_existing_versions: bool = False
     ) -> ModelVersion:
-        canonical = {st.lower(): st for st in STAGES}.get(str(stage).lower())
-        if canonical is None:
-            raise InvalidInput(
-                f"Invalid Model Version stage: {stage}. Value must be one of None, Staging, "
-                "Production, Archived."
-            )
-        if archive_existing_versions and canonical not in ACTIVE_STAGES_FOR_ARCHIVE:
-            raise InvalidInput(
-                "Model version transition cannot archive existing model versions because "
-                f"'{canonical}' is not an Active stage. Valid stages are "
-                f"{list(ACTIVE_STAGES_FOR_ARCHIVE)}."
-            )
         mv = s.model_versions
         with self._write() as conn:
             self._version_row(conn, name, version)
-            self._update_version(conn, name, version, current_stage=canonical)
+            self._update_version(conn, name, version, current_stage=stage)
             if archive_existing_versions:
                 conn.execute(
                     update(mv)
                     .where(
                         mv.c.name == name,
                         mv.c.version != int(version),
-                        mv.c.current_stage == canonical,
+                        mv.c.current_stage == stage,
                     )
-                    .values(current_stage="Archived", last_updated_time=_now_ms())
+                    .values(current_stage="Archived", last_updated_time=now_ms())
                 )
             return self._versions(conn, [self._version_row(conn, name, version)])[0]
 
     def set_model_version_tag(self, name: str, version: int, key: str, value: str) -> None:
-        if value is None:
-            raise InvalidInput("Tag value cannot be None. Give a string (it may be empty).")
         t = s.model_version_tags
         with self._write() as conn:
             self._version_row(conn, name, version)
