@@ -51,3 +51,15 @@ def test_client_runs_on_a_run_only_backend_and_explains_missing_registry(tmp_pat
             client.create_registered_model("model")
     finally:
         backends.clear_cache()
+
+
+def test_sql_backend_halves_each_implement_one_interface_completely():
+    from mlcadence.tracking.backends.sql_registry import SqlRegistryStore
+    from mlcadence.tracking.backends.sql_runs import SqlRunStore
+
+    assert issubclass(SqlRunStore, RunStore) and not issubclass(SqlRunStore, RegistryStore)
+    assert issubclass(SqlRegistryStore, RegistryStore) and not issubclass(
+        SqlRegistryStore, RunStore
+    )
+    assert not SqlRunStore.__abstractmethods__
+    assert not SqlRegistryStore.__abstractmethods__
