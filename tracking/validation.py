@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import posixpath
 import re
 import warnings
@@ -233,10 +232,3 @@ def canonical_stage(stage: str) -> str:
     raise InvalidInput(
         f"Invalid Model Version stage: {stage}. Value must be one of None, Staging, Production, Archived."
     )
-
-
-def finite_or_special(value: float) -> str:
-    """MLflow writes str(float): '1.0', 'nan', 'inf'."""
-    if math.isnan(value):
-        return "nan"
-    return repr(float(value)) if math.isfinite(value) else ("inf" if value > 0 else "-inf")
