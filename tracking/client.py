@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from mlcadence.tracking import artifacts as _artifacts
+from mlcadence.tracking import entities
 from mlcadence.tracking.backends import get_backend
 from mlcadence.tracking.backends.base import RegistryStore, RunStore
 from mlcadence.tracking.conventions import (
@@ -29,18 +30,7 @@ from mlcadence.tracking.conventions import (
     now_ms,
     random_run_name,
 )
-from mlcadence.tracking.entities import (
-    STAGES,
-    Experiment,
-    Metric,
-    ModelVersion,
-    Param,
-    RegisteredModel,
-    Run,
-    RunInfo,
-    RunStatus,
-    RunTag,
-)
+from mlcadence.tracking.entities import STAGES
 from mlcadence.tracking.errors import InvalidInput, UnsupportedBackend
 from mlcadence.tracking.tracking_uri import get_tracking_uri, normalize_uri
 from mlcadence.tracking.validation import (
@@ -87,14 +77,16 @@ def _known_run_id(run_id) -> bool:
     return type(run_id) is str and _valid_run_id(run_id)
 
 
-def _tag_list(tags: Mapping[str, object] | Iterable[RunTag] | None) -> list[RunTag]:
+def _tag_list(
+    tags: Mapping[str, object] | Iterable[entities.RunTag] | None,
+) -> list[entities.RunTag]:
     if not tags:
         return []
     if isinstance(tags, Mapping):
         items = tags.items()
     else:
         items = ((t.key, t.value) for t in tags)
-    return [RunTag(*validate_tag(k, v)) for k, v in items]
+    return [entities.RunTag(*validate_tag(k, v)) for k, v in items]
 
 
 def _registry_tags(tags: Mapping[str, object] | None) -> dict[str, str] | None:
@@ -219,10 +211,10 @@ class Client:
         clean_tags = {t.key: t.value for t in _tag_list(tags)}
         return self._runs.create_experiment(name, location, clean_tags or None)
 
-    def get_experiment(self, experiment_id: str) -> Experiment:
+    def get_experiment(self, experiment_id: str) -> entities.Experiment:
         return self._runs.get_experiment(validate_experiment_id(str(experiment_id)))
 
-    def get_experiment_by_name(self, name: str) -> Experiment | None:
+    def get_experiment_by_name(self, name: str) -> entities.Experiment | None:
         return self._runs.get_experiment_by_name(validate_experiment_name(name))
 
     def search_experiments(
@@ -230,7 +222,7 @@ class Client:
         view_type: str = VIEW_ACTIVE,
         max_results: int | None = None,
         filter_string: str | None = None,
-    ) -> list[Experiment]:
+    ) -> list[entities.Experiment]:
         """Experiments in the view, filtered by `name`/`tags.<k>` clauses
         (=, !=, LIKE, ILIKE joined by AND), newest first."""
         clauses = _parse_simple_filter(filter_string, ("name", "experiment_id", "lifecycle_stage"))
@@ -268,9 +260,9 @@ class Client:
         self,
         experiment_id: str,
         run_name: str | None = None,
-        tags: Mapping[str, str] | Iterable[RunTag] | None = None,
+        tags: Mapping[str, str] | Iterable[entities.RunTag] | None = None,
         start_time: int | None = None,
-    ) -> Run:
+    ) -> entities.Run:
         """A RUNNING run. The name is `run_name`, else the `mlflow.runName`
         tag, else a generated one; it is stored in both places."""
         validate_experiment_id(str(experiment_id))
@@ -285,7 +277,7 @@ class Client:
             )
         name = run_name or tag_name or random_run_name()
         if tag_name is None:
-            tag_list.append(RunTag(RUN_NAME_TAG, name))
+            tag_list.append(entities.RunTag(RUN_NAME_TAG, name))
         user = by_key.get(USER_TAG) or "unknown"
         return self._runs.create_run(
             str(experiment_id),
@@ -295,19 +287,22 @@ class Client:
             tags=tag_list,
         )
 
-    def get_run(self, run_id: str) -> Run:
+    def get_run(self, run_id: str) -> entities.Run:
         return self._runs.get_run(validate_run_id(run_id))
 
     def update_run(
-        self, run_id: str, status: RunStatus | str | None = None, name: str | None = None
-    ) -> RunInfo:
+        self, run_id: str, status: entities.RunStatus | str | None = None, name: str | None = None
+    ) -> entities.RunInfo:
         parsed = None if status is None else parse_status(status)
         end = now_ms() if parsed is not None and parsed.is_terminal else None
         return self._runs.update_run(validate_run_id(run_id), parsed, end, name)
 
     def set_terminated(
-        self, run_id: str, status: RunStatus | str = "FINISHED", end_time: int | None = None
-    ) -> RunInfo:
+        self,
+        run_id: str,
+        status: entities.RunStatus | str = "FINISHED",
+        end_time: int | None = None,
+    ) -> entities.RunInfo:
         parsed = parse_status(status)
         if not parsed.is_terminal:
             raise InvalidInput(
@@ -326,7 +321,7 @@ class Client:
 
     def log_param(self, run_id: str, key: str, value) -> object:
         key, text = validate_param(key, value)
-        self._runs.log_param(validate_run_id(run_id), Param(key, text))
+        self._runs.log_param(validate_run_id(run_id), entities.Param(key, text))
         return value
 
     def log_metric(
@@ -350,13 +345,13 @@ class Client:
             and _known_metric_key(key)
             and _known_run_id(run_id)
         ):
-            self._runs.log_metric(run_id, Metric(key, float(value), ts, step))
+            self._runs.log_metric(run_id, entities.Metric(key, float(value), ts, step))
             return
         key, fvalue, ts, st = validate_metric(key, value, ts, step)
-        self._runs.log_metric(validate_run_id(run_id), Metric(key, fvalue, ts, st))
+        self._runs.log_metric(validate_run_id(run_id), entities.Metric(key, fvalue, ts, st))
 
     def set_tag(self, run_id: str, key: str, value) -> None:
-        self._runs.set_tag(validate_run_id(run_id), RunTag(*validate_tag(key, value)))
+        self._runs.set_tag(validate_run_id(run_id), entities.RunTag(*validate_tag(key, value)))
 
     def delete_tag(self, run_id: str, key: str) -> None:
         validate_key(key, "tag key")
@@ -365,22 +360,22 @@ class Client:
     def log_batch(
         self,
         run_id: str,
-        metrics: Sequence[Metric] = (),
-        params: Sequence[Param] = (),
-        tags: Sequence[RunTag] = (),
+        metrics: Sequence[entities.Metric] = (),
+        params: Sequence[entities.Param] = (),
+        tags: Sequence[entities.RunTag] = (),
     ) -> None:
         """At most 1000 metrics, 100 params, 100 tags (1000 items in all); on
         any invalid item nothing is written."""
         metrics, params, tags = list(metrics or ()), list(params or ()), list(tags or ())
         validate_batch(metrics, params, tags)
         clean_metrics = [
-            Metric(*validate_metric(m.key, m.value, m.timestamp, m.step)) for m in metrics
+            entities.Metric(*validate_metric(m.key, m.value, m.timestamp, m.step)) for m in metrics
         ]
-        clean_params = [Param(*validate_param(p.key, p.value)) for p in params]
-        clean_tags = [RunTag(*validate_tag(t.key, t.value)) for t in tags]
+        clean_params = [entities.Param(*validate_param(p.key, p.value)) for p in params]
+        clean_tags = [entities.RunTag(*validate_tag(t.key, t.value)) for t in tags]
         self._runs.log_batch(validate_run_id(run_id), clean_metrics, clean_params, clean_tags)
 
-    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+    def get_metric_history(self, run_id: str, key: str) -> list[entities.Metric]:
         validate_key(key, "metric key")
         return self._runs.get_metric_history(validate_run_id(run_id), key)
 
@@ -391,7 +386,7 @@ class Client:
         run_view_type: str = VIEW_ACTIVE,
         max_results: int = 1000,
         order_by: Sequence[str] | None = None,
-    ) -> list[Run]:
+    ) -> list[entities.Run]:
         if isinstance(experiment_ids, str):
             experiment_ids = [experiment_ids]
         ids = [validate_experiment_id(str(e)) for e in experiment_ids]
@@ -434,17 +429,17 @@ class Client:
     # -- registry ------------------------------------------------------------
     def create_registered_model(
         self, name: str, tags: Mapping[str, str] | None = None, description: str | None = None
-    ) -> RegisteredModel:
+    ) -> entities.RegisteredModel:
         return self._registry.create_registered_model(
             validate_model_name(name), _registry_tags(tags), description
         )
 
-    def get_registered_model(self, name: str) -> RegisteredModel:
+    def get_registered_model(self, name: str) -> entities.RegisteredModel:
         return self._registry.get_registered_model(validate_model_name(name))
 
     def search_registered_models(
         self, filter_string: str | None = None, max_results: int | None = None
-    ) -> list[RegisteredModel]:
+    ) -> list[entities.RegisteredModel]:
         """Registered models matching `name`/`tags.<k>` clauses, by name."""
         clauses = _parse_simple_filter(filter_string, ("name",))
 
@@ -455,7 +450,7 @@ class Client:
         found.sort(key=lambda m: m.name)
         return found if max_results is None else found[:max_results]
 
-    def update_registered_model(self, name: str, description: str) -> RegisteredModel:
+    def update_registered_model(self, name: str, description: str) -> entities.RegisteredModel:
         return self._registry.update_registered_model(validate_model_name(name), description)
 
     def delete_registered_model(self, name: str) -> None:
@@ -475,7 +470,7 @@ class Client:
         run_id: str | None = None,
         tags: Mapping[str, str] | None = None,
         description: str | None = None,
-    ) -> ModelVersion:
+    ) -> entities.ModelVersion:
         if not source:
             raise InvalidInput(
                 "Missing value for required parameter 'source': give the model's URI."
@@ -486,14 +481,14 @@ class Client:
             validate_model_name(name), str(source), run_id, _registry_tags(tags), description
         )
 
-    def get_model_version(self, name: str, version) -> ModelVersion:
+    def get_model_version(self, name: str, version) -> entities.ModelVersion:
         return self._registry.get_model_version(
             validate_model_name(name), validate_version(version)
         )
 
     def search_model_versions(
         self, filter_string: str | None = None, name: str | None = None
-    ) -> list[ModelVersion]:
+    ) -> list[entities.ModelVersion]:
         """Versions (newest first) matching `name`, `run_id`, `source`,
         `current_stage` or `tags.<k>` clauses; `name=` is a shortcut."""
         clauses = _parse_simple_filter(filter_string, ("name", "run_id", "source", "current_stage"))
@@ -514,10 +509,10 @@ class Client:
 
     def get_latest_versions(
         self, name: str, stages: Sequence[str] | None = None
-    ) -> list[ModelVersion]:
+    ) -> list[entities.ModelVersion]:
         """Per stage, the highest version in it (all stages when `stages` is empty)."""
         wanted = [canonical_stage(s) for s in stages] if stages else list(STAGES)
-        best: dict[str, ModelVersion] = {}
+        best: dict[str, entities.ModelVersion] = {}
         for mv in self._registry.search_model_versions(validate_model_name(name)):
             if mv.current_stage in wanted and (
                 mv.current_stage not in best or mv.version > best[mv.current_stage].version
@@ -525,7 +520,7 @@ class Client:
                 best[mv.current_stage] = mv
         return sorted(best.values(), key=lambda mv: mv.version)
 
-    def update_model_version(self, name: str, version, description: str) -> ModelVersion:
+    def update_model_version(self, name: str, version, description: str) -> entities.ModelVersion:
         return self._registry.update_model_version(
             validate_model_name(name), validate_version(version), description
         )
@@ -535,7 +530,7 @@ class Client:
 
     def transition_model_version_stage(
         self, name: str, version, stage: str, archive_existing_versions: bool = False
-    ) -> ModelVersion:
+    ) -> entities.ModelVersion:
         stage = canonical_stage(stage)
         validate_archive_existing(stage, archive_existing_versions)
         return self._registry.transition_model_version_stage(
@@ -566,15 +561,15 @@ class Client:
             validate_model_name(name), validate_alias(alias)
         )
 
-    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+    def get_model_version_by_alias(self, name: str, alias: str) -> entities.ModelVersion:
         return self._registry.get_model_version_by_alias(
             validate_model_name(name), validate_alias(alias)
         )
 
 
-def parse_status(status: RunStatus | str | int) -> RunStatus:
+def parse_status(status: entities.RunStatus | str | int) -> entities.RunStatus:
     try:
-        return RunStatus.parse(status)
+        return entities.RunStatus.parse(status)
     except (KeyError, ValueError):
-        names = ", ".join(s.name for s in RunStatus)
+        names = ", ".join(s.name for s in entities.RunStatus)
         raise InvalidInput(f"Invalid run status '{status}': use one of {names}.") from None

@@ -32,8 +32,8 @@ from urllib.parse import unquote, urlparse
 
 from filelock import FileLock
 
+from mlcadence.tracking import entities, validation
 from mlcadence.tracking import search as run_search
-from mlcadence.tracking import validation
 from mlcadence.tracking.backends.atomic import (
     append_bytes,
     create_file_once,
@@ -55,18 +55,7 @@ from mlcadence.tracking.conventions import (
     now_ms,
     path_to_file_uri,
 )
-from mlcadence.tracking.entities import (
-    ACTIVE,
-    DELETED,
-    Experiment,
-    Metric,
-    Param,
-    Run,
-    RunData,
-    RunInfo,
-    RunStatus,
-    RunTag,
-)
+from mlcadence.tracking.entities import ACTIVE, DELETED
 from mlcadence.tracking.errors import (
     AlreadyExists,
     CorruptStore,
@@ -115,11 +104,11 @@ def random_experiment_id() -> str:
     return str(random.randint(1, 9)) + digits[1:] if digits[0] == "0" else digits
 
 
-def metric_line(metric: Metric) -> str:
+def metric_line(metric: entities.Metric) -> str:
     return f"{metric.timestamp} {float(metric.value)!r} {metric.step}\n"
 
 
-def parse_metric_lines(text: str, key: str) -> list[Metric]:
+def parse_metric_lines(text: str, key: str) -> list[entities.Metric]:
     """Complete lines only: a trailing line without its newline is still being
     written by someone and is skipped."""
     lines = text.split("\n")
@@ -136,7 +125,7 @@ def parse_metric_lines(text: str, key: str) -> list[Metric]:
             )
         try:
             metrics.append(
-                Metric(
+                entities.Metric(
                     key, float(fields[1]), int(fields[0]), int(fields[2]) if len(fields) > 2 else 0
                 )
             )
@@ -147,7 +136,7 @@ def parse_metric_lines(text: str, key: str) -> list[Metric]:
     return metrics
 
 
-def latest_metric_value(metrics: list[Metric]) -> float:
+def latest_metric_value(metrics: list[entities.Metric]) -> float:
     return max(metrics, key=lambda m: (m.step, m.timestamp, m.value)).value
 
 
@@ -162,7 +151,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
         self.trash = os.path.join(self.root, TRASH)
         self.models_dir = os.path.join(self.root, MODELS)
         # run_id -> (run dir, meta.yaml path, (ino, size, mtime_ns) of it, RunInfo)
-        self._runs: dict[str, tuple[str, str, tuple, RunInfo]] = {}
+        self._runs: dict[str, tuple[str, str, tuple, entities.RunInfo]] = {}
         # Metric keys already validated; the hot path skips re-checking them.
         self._valid_metric_keys: set[str] = set()
         self._lock = threading.Lock()
@@ -255,7 +244,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
             "Check the id, or list experiments to find the right one."
         )
 
-    def _read_experiment(self, exp_dir: str, with_tags: bool = True) -> Experiment | None:
+    def _read_experiment(self, exp_dir: str, with_tags: bool = True) -> entities.Experiment | None:
         text = read_text(os.path.join(exp_dir, META))
         if not text:
             return None
@@ -266,7 +255,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
         if exp_id != os.path.basename(exp_dir):
             return None  # MLflow ignores an experiment whose folder disagrees
         tags = read_values(os.path.join(exp_dir, TAGS)) if with_tags else {}
-        return Experiment(
+        return entities.Experiment(
             experiment_id=exp_id,
             name=meta.get("name"),
             artifact_location=meta.get("artifact_location"),
@@ -276,7 +265,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
             tags=tags,
         )
 
-    def _experiment_meta_dict(self, exp: Experiment) -> dict:
+    def _experiment_meta_dict(self, exp: entities.Experiment) -> dict:
         meta = self._experiment_meta(
             exp.experiment_id, exp.name, exp.artifact_location, exp.creation_time or now_ms()
         )
@@ -315,13 +304,13 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
             self._replace(os.path.join(exp_dir, META), dump_yaml(meta))
         return exp_id
 
-    def get_experiment(self, experiment_id) -> Experiment:
+    def get_experiment(self, experiment_id) -> entities.Experiment:
         exp = self._read_experiment(self._find_experiment_dir(experiment_id))
         if exp is None:
             raise NotFound(f"Could not find experiment with ID {experiment_id}.")
         return exp
 
-    def get_experiment_by_name(self, name) -> Experiment | None:
+    def get_experiment_by_name(self, name) -> entities.Experiment | None:
         for _, exp_dir in self._experiment_dirs(VIEW_ALL):
             exp = self._read_experiment(exp_dir, with_tags=False)
             if exp is not None and exp.name == name:
@@ -329,7 +318,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
                 return exp
         return None
 
-    def list_experiments(self, view=VIEW_ACTIVE) -> list[Experiment]:
+    def list_experiments(self, view=VIEW_ACTIVE) -> list[entities.Experiment]:
         experiments = []
         for _, exp_dir in self._experiment_dirs(view):
             exp = self._read_experiment(exp_dir)
@@ -338,7 +327,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
         experiments.sort(key=lambda e: (-(e.creation_time or 0), e.experiment_id))
         return experiments
 
-    def _rewrite_experiment(self, exp_dir: str, **changes) -> Experiment:
+    def _rewrite_experiment(self, exp_dir: str, **changes) -> entities.Experiment:
         with self._lock_for(exp_dir):
             exp = self._read_experiment(exp_dir, with_tags=False)
             if exp is None:
@@ -434,7 +423,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
             f"Run '{run_id}' not found. Check the run id (runs are listed by search_runs)."
         )
 
-    def _run_info_from_meta(self, run_dir: str, meta: dict) -> RunInfo:
+    def _run_info_from_meta(self, run_dir: str, meta: dict) -> entities.RunInfo:
         run_id = os.path.basename(run_dir)
         exp_id = str(meta.get("experiment_id"))
         if meta.get("run_id") != run_id or exp_id != os.path.basename(os.path.dirname(run_dir)):
@@ -442,12 +431,12 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
                 f"Run '{run_id}' metadata is in invalid state: its meta.yaml names run "
                 f"{meta.get('run_id')!r} of experiment {exp_id!r}. Move it back or fix the file."
             )
-        return RunInfo(
+        return entities.RunInfo(
             run_id=run_id,
             experiment_id=exp_id,
             run_name=meta.get("run_name") or "",
             user_id=meta.get("user_id") or "",
-            status=RunStatus(meta.get("status") or RunStatus.RUNNING),
+            status=entities.RunStatus(meta.get("status") or entities.RunStatus.RUNNING),
             start_time=meta.get("start_time"),
             end_time=meta.get("end_time"),
             artifact_uri=meta.get("artifact_uri"),
@@ -458,7 +447,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
         text = read_text(os.path.join(run_dir, META))
         return load_yaml(text) if text else None
 
-    def _cached_run(self, run_id: str) -> tuple[str, RunInfo]:
+    def _cached_run(self, run_id: str) -> tuple[str, entities.RunInfo]:
         """Run dir and info, validated by one stat of meta.yaml when cached."""
         entry = self._runs.get(run_id)
         if entry is not None:
@@ -527,7 +516,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
             self._runs.pop(os.path.basename(run_dir), None)
         return meta
 
-    def create_run(self, experiment_id, user_id, start_time, run_name, tags=()) -> Run:
+    def create_run(self, experiment_id, user_id, start_time, run_name, tags=()) -> entities.Run:
         experiment_id = str(experiment_id)
         exp = self.get_experiment(experiment_id)
         if exp.lifecycle_stage != ACTIVE:
@@ -546,12 +535,12 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
         for key, value in tag_map.items():
             self._replace(os.path.join(run_dir, TAGS, key), value, tmp_dir=run_dir)
         start_time = int(start_time)
-        info = RunInfo(
+        info = entities.RunInfo(
             run_id=run_id,
             experiment_id=experiment_id,
             run_name=run_name,
             user_id=user_id,
-            status=RunStatus.RUNNING,
+            status=entities.RunStatus.RUNNING,
             start_time=start_time,
             end_time=None,
             artifact_uri=f"{exp.artifact_location}/{run_id}/{ARTIFACTS}",
@@ -566,13 +555,13 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
             "run_id": run_id,
             "run_name": run_name,
             "start_time": start_time,
-            "status": int(RunStatus.RUNNING),
+            "status": int(entities.RunStatus.RUNNING),
             "user_id": info.user_id,
             **_LEGACY_RUN_FIELDS,
         }
         # meta.yaml last: until it exists, readers skip the directory.
         self._replace(os.path.join(run_dir, META), dump_yaml(meta))
-        return Run(info, RunData(tags=dict(tag_map)))
+        return entities.Run(info, entities.RunData(tags=dict(tag_map)))
 
     def _read_latest_metrics(self, run_dir: str, keys=None) -> dict[str, float]:
         metrics_dir = os.path.join(run_dir, METRICS)
@@ -585,17 +574,17 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
                     latest[key] = latest_metric_value(history)
         return latest
 
-    def _load_run(self, run_dir: str, info: RunInfo) -> Run:
-        data = RunData(
+    def _load_run(self, run_dir: str, info: entities.RunInfo) -> entities.Run:
+        data = entities.RunData(
             metrics=self._read_latest_metrics(run_dir),
             params=read_values(os.path.join(run_dir, PARAMS)),
             tags=read_values(os.path.join(run_dir, TAGS)),
         )
         if not info.run_name:
             info.run_name = data.tags.get(RUN_NAME_TAG, "")
-        return Run(info, data)
+        return entities.Run(info, data)
 
-    def get_run(self, run_id) -> Run:
+    def get_run(self, run_id) -> entities.Run:
         # The cache only locates the run; its meta is read fresh so that a
         # change by another process is never missed.
         run_dir, _ = self._cached_run(run_id)
@@ -608,11 +597,11 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
             raise NotFound(f"Run '{run_id}' not found.")
         return self._load_run(run_dir, self._run_info_from_meta(run_dir, meta))
 
-    def update_run(self, run_id, status=None, end_time=None, run_name=None) -> RunInfo:
+    def update_run(self, run_id, status=None, end_time=None, run_name=None) -> entities.RunInfo:
         run_dir = self._active_run_dir(run_id)
         changes = {}
         if status is not None:
-            changes["status"] = int(RunStatus.parse(status))
+            changes["status"] = int(entities.RunStatus.parse(status))
         if end_time is not None:
             changes["end_time"] = int(end_time)
         if run_name:
@@ -663,18 +652,18 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
         for tag in tags:
             self._write_tag(run_dir, tag.key, tag.value)
 
-    def log_metric(self, run_id, metric: Metric) -> None:
+    def log_metric(self, run_id, metric: entities.Metric) -> None:
         if metric.key not in self._valid_metric_keys:
             validation.validate_key(metric.key, "metric key")  # a file name: see base.py
             self._valid_metric_keys.add(metric.key)
         run_dir = self._active_run_dir(run_id)
         append_bytes(os.path.join(run_dir, METRICS, metric.key), metric_line(metric).encode())
 
-    def log_param(self, run_id, param: Param) -> None:
+    def log_param(self, run_id, param: entities.Param) -> None:
         validation.validate_key(param.key, "param key")  # a file name: see base.py
         self._write_param(self._active_run_dir(run_id), run_id, param.key, param.value)
 
-    def set_tag(self, run_id, tag: RunTag) -> None:
+    def set_tag(self, run_id, tag: entities.RunTag) -> None:
         validation.validate_key(tag.key, "tag key")  # a file name: see base.py
         self._write_tag(self._active_run_dir(run_id), tag.key, tag.value)
 
@@ -686,7 +675,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
         except FileNotFoundError:
             raise NotFound(f"No tag with name: {key} in run with id {run_id}") from None
 
-    def get_metric_history(self, run_id, key) -> list[Metric]:
+    def get_metric_history(self, run_id, key) -> list[entities.Metric]:
         validation.validate_key(key, "metric key")
         run_dir, _ = self._cached_run(run_id)
         text = read_text(os.path.join(run_dir, METRICS, key))
@@ -701,7 +690,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
         needed = run_search.referenced_keys(clauses, order_keys)
         # Clauses on meta.yaml fields are checked before any other file is read.
         early = [c for c in clauses if c.kind == "attribute" and c.key != "run_name"]
-        candidates: list[tuple[str, Run]] = []
+        candidates: list[tuple[str, entities.Run]] = []
         for experiment_id in dict.fromkeys(str(e) for e in experiment_ids):
             try:
                 exp_dir = self._find_experiment_dir(experiment_id)
@@ -717,7 +706,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
 
     def _light_run(
         self, run_dir: str, view: str, needed: dict[str, set[str]], early=()
-    ) -> Run | None:
+    ) -> entities.Run | None:
         """A run with only the metrics, params and tags the search needs, or
         None when it is outside the view or fails an `early` clause."""
         try:
@@ -731,8 +720,8 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
             ACTIVE if view == VIEW_ACTIVE else DELETED
         ):
             return None
-        data = RunData()
-        if early and not run_search.run_matches(Run(info, data), early):
+        data = entities.RunData()
+        if early and not run_search.run_matches(entities.Run(info, data), early):
             return None
         if needed["metric"]:
             data.metrics = self._read_latest_metrics(run_dir, needed["metric"])
@@ -743,7 +732,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
                     target[key] = text
         if not info.run_name and "run_name" in needed["attribute"]:
             info.run_name = read_text(os.path.join(run_dir, TAGS, RUN_NAME_TAG)) or ""
-        return Run(info, data)
+        return entities.Run(info, data)
 
 
 def _param_changed(key: str, old: str | None, new: str, run_id: str) -> InvalidInput:

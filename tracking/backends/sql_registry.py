@@ -21,6 +21,10 @@ from mlcadence.tracking.errors import AlreadyExists, InvalidInput, InvalidState,
 VERSION_ATTEMPTS = 3
 
 
+def _model_not_found(name: str) -> NotFound:
+    return NotFound(f"Registered Model with name={name} not found. Create it, or check the name.")
+
+
 class SqlRegistryStore(SqlStoreBase, RegistryStore):
     """RegistryStore over SQLAlchemy Core."""
 
@@ -29,9 +33,7 @@ class SqlRegistryStore(SqlStoreBase, RegistryStore):
             select(s.registered_models).where(s.registered_models.c.name == name)
         ).first()
         if row is None:
-            raise NotFound(
-                f"Registered Model with name={name} not found. Create it, or check the name."
-            )
+            raise _model_not_found(name)
         return row
 
     def _touch_model(self, conn: Connection, name: str, now: int | None = None) -> int:
@@ -44,9 +46,7 @@ class SqlRegistryStore(SqlStoreBase, RegistryStore):
             .values(last_updated_time=now)
         ).rowcount
         if not found:
-            raise NotFound(
-                f"Registered Model with name={name} not found. Create it, or check the name."
-            )
+            raise _model_not_found(name)
         return now
 
     def _version_row(self, conn: Connection, name: str, version: int):

@@ -247,42 +247,39 @@ class SqlRunStore(SqlStoreBase, RunStore):
             return self._experiments_from_rows(conn, rows)
 
     def delete_experiment(self, experiment_id: str) -> None:
+        self._move_experiment(
+            experiment_id,
+            DELETED,
+            f"Experiment {experiment_id} is already deleted. Restore it first if you want to "
+            "delete it again.",
+        )
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self._move_experiment(
+            experiment_id, ACTIVE, f"Cannot restore experiment {experiment_id}: it is not deleted."
+        )
+
+    def _move_experiment(self, experiment_id: str, to_stage: str, refusal: str) -> None:
+        """Move an experiment and its runs from the other lifecycle stage to
+        `to_stage`; runs deleted on their own are restored with it, as in MLflow."""
+        from_stage = ACTIVE if to_stage == DELETED else DELETED
         now = now_ms()
         with self._write() as conn:
             row = self._experiment_row(conn, experiment_id)
-            if row.lifecycle_stage != ACTIVE:
-                raise InvalidState(
-                    f"Experiment {experiment_id} is already deleted. Restore it first if you "
-                    "want to delete it again."
-                )
+            if row.lifecycle_stage != from_stage:
+                raise InvalidState(refusal)
             conn.execute(
                 update(s.experiments)
                 .where(s.experiments.c.experiment_id == row.experiment_id)
-                .values(lifecycle_stage=DELETED, last_update_time=now)
+                .values(lifecycle_stage=to_stage, last_update_time=now)
             )
             conn.execute(
                 update(s.runs)
                 .where(
-                    s.runs.c.experiment_id == row.experiment_id, s.runs.c.lifecycle_stage == ACTIVE
+                    s.runs.c.experiment_id == row.experiment_id,
+                    s.runs.c.lifecycle_stage == from_stage,
                 )
-                .values(lifecycle_stage=DELETED, deleted_time=now)
-            )
-
-    def restore_experiment(self, experiment_id: str) -> None:
-        now = now_ms()
-        with self._write() as conn:
-            row = self._experiment_row(conn, experiment_id)
-            if row.lifecycle_stage != DELETED:
-                raise InvalidState(f"Cannot restore experiment {experiment_id}: it is not deleted.")
-            conn.execute(
-                update(s.experiments)
-                .where(s.experiments.c.experiment_id == row.experiment_id)
-                .values(lifecycle_stage=ACTIVE, last_update_time=now)
-            )
-            conn.execute(
-                update(s.runs)
-                .where(s.runs.c.experiment_id == row.experiment_id)
-                .values(lifecycle_stage=ACTIVE, deleted_time=None)
+                .values(lifecycle_stage=to_stage, deleted_time=now if to_stage == DELETED else None)
             )
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
