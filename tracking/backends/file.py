@@ -214,8 +214,6 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
             VIEW_DELETED: [self.trash],
             VIEW_ALL: [self.root, self.trash],
         }
-        if view not in bases:
-            raise InvalidInput(f"Invalid view '{view}'; use one of active, deleted, all.")
         for base in bases[view]:
             try:
                 entries = list(os.scandir(base))

@@ -57,7 +57,7 @@ DRIVERS = {
 RAW_BEGIN = {"sqlite": "BEGIN IMMEDIATE", "postgresql": None}
 
 
-class _Compiled:
+class CompiledStatement:
     """A Core statement compiled once to the driver's SQL and paramstyle, for
     the hot path that runs on the raw DBAPI connection: SQLAlchemy's per-call
     execution machinery costs several times more than SQLite's own work."""

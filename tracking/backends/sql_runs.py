@@ -19,7 +19,12 @@ from sqlalchemy import Connection, bindparam, delete, exc, select, update
 from mlcadence.tracking import entities as e
 from mlcadence.tracking.backends import sql_schema as s
 from mlcadence.tracking.backends.base import RunStore
-from mlcadence.tracking.backends.sql_engine import RAW_BEGIN, SqlStoreBase, _Compiled, chunks
+from mlcadence.tracking.backends.sql_engine import (
+    RAW_BEGIN,
+    CompiledStatement,
+    SqlStoreBase,
+    chunks,
+)
 from mlcadence.tracking.backends.sql_search import build_search_query
 from mlcadence.tracking.conventions import (
     RUN_NAME_TAG,
@@ -126,9 +131,9 @@ class SqlRunStore(SqlStoreBase, RunStore):
         }
         dialect = self._engine.dialect
         self._raw_metric = (
-            _Compiled(self._run_stage, dialect),
-            _Compiled(s.metrics.insert().values(metric_binds), dialect),
-            _Compiled(self._upsert_latest.values(metric_binds), dialect),
+            CompiledStatement(self._run_stage, dialect),
+            CompiledStatement(s.metrics.insert().values(metric_binds), dialect),
+            CompiledStatement(self._upsert_latest.values(metric_binds), dialect),
         )
         tag_insert = self._insert(s.tags)
         self._upsert_tag = tag_insert.on_conflict_do_update(
@@ -432,7 +437,7 @@ class SqlRunStore(SqlStoreBase, RunStore):
 
     def log_metric(self, run_id: str, metric: e.Metric) -> None:
         # The hot path of training loops: one short transaction of three
-        # precompiled statements on the raw driver connection (see _Compiled).
+        # precompiled statements on the raw driver connection (see CompiledStatement).
         validate_key(metric.key, "metric key")
         row = _metric_params(run_id, metric)
         stage_q, insert_q, upsert_q = self._raw_metric
