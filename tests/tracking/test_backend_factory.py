@@ -87,3 +87,13 @@ def test_plugin_builder_gets_the_uri_and_keyword_options(monkeypatch, fresh_cach
 def test_unknown_scheme_names_the_entry_point_group(fresh_cache):
     with pytest.raises(UnsupportedBackend, match="mlcadence.tracking_backends"):
         backends.get_backend("bogus://nowhere")
+
+
+def test_tracking_uri_variable_is_read_at_call_time_over_cached_settings(tmp_path, monkeypatch):
+    from mlcadence.settings import get_settings
+    from mlcadence.tracking import get_tracking_uri
+
+    monkeypatch.delenv("MLCADENCE_TRACKING_URI", raising=False)
+    get_settings()  # cached now, without the variable
+    monkeypatch.setenv("MLCADENCE_TRACKING_URI", str(tmp_path / "late"))
+    assert get_tracking_uri() == str(tmp_path / "late")

@@ -63,3 +63,18 @@ def test_batch_rules_are_the_clients_and_backends_trust_their_input(backend_uri)
         assert len(client.get_run(run_id).data.params) == 101
     finally:
         clear_cache()
+
+
+def test_registry_tag_rules_are_the_clients(backend_uri):
+    client = Client(backend_uri)
+    try:
+        client.create_registered_model("m")
+        long_value = "x" * 20_000  # longer than a run tag may be, fine on a model
+        client.set_registered_model_tag("m", "k", long_value)
+        assert client.get_registered_model("m").tags["k"] == long_value
+        with pytest.raises(InvalidInput, match="None"):
+            client.set_registered_model_tag("m", "k", None)
+        with pytest.raises(InvalidInput, match="maximum length"):
+            client.set_registered_model_tag("m", "k", "x" * 100_001)
+    finally:
+        clear_cache()
