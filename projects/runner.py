@@ -19,8 +19,7 @@ from mlcadence.projects.environments import Execution, OutputSink, get_env_manag
 from mlcadence.projects.errors import ExecutionFailed, InvalidParameters
 from mlcadence.projects.fetch import fetch
 from mlcadence.projects.spec import DEFAULT_ENTRY_POINT, load_project
-
-DEFAULT_EXPERIMENT_NAME = "Default"
+from mlcadence.tracking.conventions import DEFAULT_EXPERIMENT_NAME
 
 
 @dataclass(frozen=True)

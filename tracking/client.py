@@ -1,7 +1,9 @@
 """`Client`: explicit, run-id based access to one tracking store (MlflowClient-like).
 
 The Client validates and normalizes input (keys, values, batch limits,
-run-name rules) and then calls the `TrackingBackend` chosen by URI scheme.
+run-name rules) and then calls the backend chosen by URI scheme, through its
+two narrow interfaces: the `RunStore` for runs and the `RegistryStore` for
+the model registry. Backends trust what the Client passes them.
 It holds no state besides the backend, so one Client may be shared by
 threads.
 """
@@ -10,61 +12,46 @@ from __future__ import annotations
 
 import functools
 import os
-import random
 import re
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from mlcadence.tracking import artifacts as _artifacts
+from mlcadence.tracking import entities
 from mlcadence.tracking.backends import get_backend
-from mlcadence.tracking.backends.base import VIEW_ACTIVE, VIEW_ALL, VIEW_DELETED, TrackingBackend
-from mlcadence.tracking.entities import (
-    STAGES,
-    Experiment,
-    Metric,
-    ModelVersion,
-    Param,
-    RegisteredModel,
-    Run,
-    RunInfo,
-    RunStatus,
-    RunTag,
+from mlcadence.tracking.backends.base import RegistryStore, RunStore
+from mlcadence.tracking.conventions import (
+    DEFAULT_EXPERIMENT_ID,
+    RUN_NAME_TAG,
+    USER_TAG,
+    VIEW_ACTIVE,
+    VIEWS,
+    location_uri,
+    now_ms,
+    random_run_name,
 )
-from mlcadence.tracking.errors import InvalidInput
+from mlcadence.tracking.entities import STAGES
+from mlcadence.tracking.errors import InvalidInput, UnsupportedBackend
 from mlcadence.tracking.tracking_uri import get_tracking_uri, normalize_uri
 from mlcadence.tracking.validation import (
-    MAX_BATCH_METRICS,
-    MAX_BATCH_PARAMS,
-    MAX_BATCH_TAGS,
     canonical_stage,
     validate_alias,
+    validate_archive_existing,
+    validate_artifact_location,
+    validate_batch,
     validate_experiment_id,
     validate_experiment_name,
     validate_key,
     validate_metric,
     validate_model_name,
     validate_param,
+    validate_registry_tag,
     validate_run_id,
     validate_tag,
     validate_version,
 )
 
-RUN_NAME_TAG = "mlflow.runName"
-USER_TAG = "mlflow.user"
-MAX_BATCH_TOTAL = 1000
-_VIEWS = {VIEW_ACTIVE, VIEW_DELETED, VIEW_ALL}
-
-# Words for generated run names ("<adjective>-<noun>-<n>", at most 20 chars,
-# the shape MLflow gives unnamed runs).
-_ADJECTIVES = (
-    "amber bold brisk calm clever crisp eager fair gentle glad keen lively lucid merry nimble "
-    "placid quick quiet rapid sunny swift tidy vivid warm wise zesty"
-).split()
-_NOUNS = (
-    "badger bison crane dove eagle falcon ferret finch gecko heron ibis koala lark lemur lynx "
-    "marten newt otter panda quail raven robin seal stoat swan tern vole wren"
-).split()
+_VIEWS = set(VIEWS)
 
 
 _PLAIN_NUMBERS = (int, float)  # exact types: bool and numpy scalars take the full check
@@ -90,49 +77,21 @@ def _known_run_id(run_id) -> bool:
     return type(run_id) is str and _valid_run_id(run_id)
 
 
-def random_run_name() -> str:
-    name = f"{random.choice(_ADJECTIVES)}-{random.choice(_NOUNS)}-{random.randint(0, 1000)}"
-    return name[:20]
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def _tag_list(tags: Mapping[str, object] | Iterable[RunTag] | None) -> list[RunTag]:
+def _tag_list(
+    tags: Mapping[str, object] | Iterable[entities.RunTag] | None,
+) -> list[entities.RunTag]:
     if not tags:
         return []
     if isinstance(tags, Mapping):
         items = tags.items()
     else:
         items = ((t.key, t.value) for t in tags)
-    return [RunTag(*validate_tag(k, v)) for k, v in items]
+    return [entities.RunTag(*validate_tag(k, v)) for k, v in items]
 
 
-def _check_batch_limits(metrics: Sequence, params: Sequence, tags: Sequence) -> None:
-    for entity, items, limit in (
-        ("metrics", metrics, MAX_BATCH_METRICS),
-        ("params", params, MAX_BATCH_PARAMS),
-        ("tags", tags, MAX_BATCH_TAGS),
-    ):
-        if len(items) > limit:
-            raise InvalidInput(
-                f"A batch logging request can contain at most {limit} {entity}. Got {len(items)} "
-                f"{entity}. Please split up {entity} across multiple requests and try again."
-            )
-    total = len(metrics) + len(params) + len(tags)
-    if total > MAX_BATCH_TOTAL:
-        raise InvalidInput(
-            f"A batch logging request can contain at most {MAX_BATCH_TOTAL} total entities. Got "
-            f"{total}. Please split the batch across multiple requests and try again."
-        )
-    keys = [p.key for p in params]
-    dupes = sorted({k for k in keys if keys.count(k) > 1})
-    if dupes:
-        raise InvalidInput(
-            f"Duplicate parameter keys have been submitted: {dupes}. Please ensure the request "
-            "contains only one param value per param key."
-        )
+def _registry_tags(tags: Mapping[str, object] | None) -> dict[str, str] | None:
+    clean = dict(validate_registry_tag(k, v) for k, v in (tags or {}).items())
+    return clean or None
 
 
 def _check_view(view: str) -> str:
@@ -198,6 +157,20 @@ def _matches(get, clauses: list[tuple[str, str, str]]) -> bool:
     return True
 
 
+class _NoRegistry:
+    """Stands in for the registry of a plugin backend that has none."""
+
+    def __init__(self, tracking_uri: str):
+        self._tracking_uri = tracking_uri
+
+    def __getattr__(self, name: str):
+        raise UnsupportedBackend(
+            f"The tracking backend for '{self._tracking_uri}' has no model registry "
+            f"(it does not implement RegistryStore), so '{name}' is unavailable. Use a file, "
+            "sqlite: or postgresql: tracking URI for registry operations."
+        )
+
+
 class Client:
     """MlflowClient-like access to the store at `tracking_uri` (default:
     `get_tracking_uri()`)."""
@@ -206,11 +179,23 @@ class Client:
         self.tracking_uri = (
             get_tracking_uri() if tracking_uri is None else normalize_uri(os.fspath(tracking_uri))
         )
-        self._backend = get_backend(self.tracking_uri)
+        backend = get_backend(self.tracking_uri)
+        # One object behind both for the built-in backends; each half of the
+        # Client talks only to its own narrow interface.
+        self._runs: RunStore = backend
+        self._registry: RegistryStore = (
+            backend if isinstance(backend, RegistryStore) else _NoRegistry(self.tracking_uri)
+        )
 
     @property
-    def backend(self) -> TrackingBackend:
-        return self._backend
+    def backend(self) -> RunStore:
+        """The store behind this Client's run methods (for servers and
+        benchmarks that skip the Client's checks)."""
+        return self._runs
+
+    @property
+    def registry_store(self) -> RegistryStore:
+        return self._registry
 
     def __repr__(self) -> str:
         return f"Client({self.tracking_uri!r})"
@@ -220,29 +205,28 @@ class Client:
         self, name: str, artifact_location: str | None = None, tags: Mapping[str, str] | None = None
     ) -> str:
         validate_experiment_name(name)
-        if artifact_location is not None and str(artifact_location).startswith("runs:"):
-            raise InvalidInput(
-                f"Artifact location cannot be a runs:/ URI. Given: '{artifact_location}'"
-            )
+        location = None
+        if artifact_location:
+            location = location_uri(validate_artifact_location(str(artifact_location)))
         clean_tags = {t.key: t.value for t in _tag_list(tags)}
-        return self._backend.create_experiment(name, artifact_location, clean_tags or None)
+        return self._runs.create_experiment(name, location, clean_tags or None)
 
-    def get_experiment(self, experiment_id: str) -> Experiment:
-        return self._backend.get_experiment(validate_experiment_id(str(experiment_id)))
+    def get_experiment(self, experiment_id: str) -> entities.Experiment:
+        return self._runs.get_experiment(validate_experiment_id(str(experiment_id)))
 
-    def get_experiment_by_name(self, name: str) -> Experiment | None:
-        return self._backend.get_experiment_by_name(validate_experiment_name(name))
+    def get_experiment_by_name(self, name: str) -> entities.Experiment | None:
+        return self._runs.get_experiment_by_name(validate_experiment_name(name))
 
     def search_experiments(
         self,
         view_type: str = VIEW_ACTIVE,
         max_results: int | None = None,
         filter_string: str | None = None,
-    ) -> list[Experiment]:
+    ) -> list[entities.Experiment]:
         """Experiments in the view, filtered by `name`/`tags.<k>` clauses
         (=, !=, LIKE, ILIKE joined by AND), newest first."""
         clauses = _parse_simple_filter(filter_string, ("name", "experiment_id", "lifecycle_stage"))
-        experiments = self._backend.list_experiments(_check_view(view_type))
+        experiments = self._runs.list_experiments(_check_view(view_type))
 
         def getter(exp):
             def get(field):
@@ -257,23 +241,28 @@ class Client:
         return found if max_results is None else found[:max_results]
 
     def delete_experiment(self, experiment_id: str) -> None:
-        self._backend.delete_experiment(validate_experiment_id(str(experiment_id)))
+        if str(experiment_id) == DEFAULT_EXPERIMENT_ID:
+            raise InvalidInput(
+                f"Cannot delete the default experiment '{DEFAULT_EXPERIMENT_ID}'. This is an "
+                "internally reserved experiment; delete its runs instead."
+            )
+        self._runs.delete_experiment(validate_experiment_id(str(experiment_id)))
 
     def restore_experiment(self, experiment_id: str) -> None:
-        self._backend.restore_experiment(validate_experiment_id(str(experiment_id)))
+        self._runs.restore_experiment(validate_experiment_id(str(experiment_id)))
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
         key, value = validate_tag(key, value)
-        self._backend.set_experiment_tag(validate_experiment_id(str(experiment_id)), key, value)
+        self._runs.set_experiment_tag(validate_experiment_id(str(experiment_id)), key, value)
 
     # -- runs --------------------------------------------------------------
     def create_run(
         self,
         experiment_id: str,
         run_name: str | None = None,
-        tags: Mapping[str, str] | Iterable[RunTag] | None = None,
+        tags: Mapping[str, str] | Iterable[entities.RunTag] | None = None,
         start_time: int | None = None,
-    ) -> Run:
+    ) -> entities.Run:
         """A RUNNING run. The name is `run_name`, else the `mlflow.runName`
         tag, else a generated one; it is stored in both places."""
         validate_experiment_id(str(experiment_id))
@@ -288,9 +277,9 @@ class Client:
             )
         name = run_name or tag_name or random_run_name()
         if tag_name is None:
-            tag_list.append(RunTag(RUN_NAME_TAG, name))
+            tag_list.append(entities.RunTag(RUN_NAME_TAG, name))
         user = by_key.get(USER_TAG) or "unknown"
-        return self._backend.create_run(
+        return self._runs.create_run(
             str(experiment_id),
             user_id=user,
             start_time=now_ms() if start_time is None else int(start_time),
@@ -298,38 +287,41 @@ class Client:
             tags=tag_list,
         )
 
-    def get_run(self, run_id: str) -> Run:
-        return self._backend.get_run(validate_run_id(run_id))
+    def get_run(self, run_id: str) -> entities.Run:
+        return self._runs.get_run(validate_run_id(run_id))
 
     def update_run(
-        self, run_id: str, status: RunStatus | str | None = None, name: str | None = None
-    ) -> RunInfo:
+        self, run_id: str, status: entities.RunStatus | str | None = None, name: str | None = None
+    ) -> entities.RunInfo:
         parsed = None if status is None else parse_status(status)
         end = now_ms() if parsed is not None and parsed.is_terminal else None
-        return self._backend.update_run(validate_run_id(run_id), parsed, end, name)
+        return self._runs.update_run(validate_run_id(run_id), parsed, end, name)
 
     def set_terminated(
-        self, run_id: str, status: RunStatus | str = "FINISHED", end_time: int | None = None
-    ) -> RunInfo:
+        self,
+        run_id: str,
+        status: entities.RunStatus | str = "FINISHED",
+        end_time: int | None = None,
+    ) -> entities.RunInfo:
         parsed = parse_status(status)
         if not parsed.is_terminal:
             raise InvalidInput(
                 f"set_terminated needs a terminal status, got '{parsed.name}'. "
                 "Use FINISHED, FAILED or KILLED."
             )
-        return self._backend.update_run(
+        return self._runs.update_run(
             validate_run_id(run_id), parsed, now_ms() if end_time is None else int(end_time)
         )
 
     def delete_run(self, run_id: str) -> None:
-        self._backend.delete_run(validate_run_id(run_id))
+        self._runs.delete_run(validate_run_id(run_id))
 
     def restore_run(self, run_id: str) -> None:
-        self._backend.restore_run(validate_run_id(run_id))
+        self._runs.restore_run(validate_run_id(run_id))
 
     def log_param(self, run_id: str, key: str, value) -> object:
         key, text = validate_param(key, value)
-        self._backend.log_param(validate_run_id(run_id), Param(key, text))
+        self._runs.log_param(validate_run_id(run_id), entities.Param(key, text))
         return value
 
     def log_metric(
@@ -353,39 +345,39 @@ class Client:
             and _known_metric_key(key)
             and _known_run_id(run_id)
         ):
-            self._backend.log_metric(run_id, Metric(key, float(value), ts, step))
+            self._runs.log_metric(run_id, entities.Metric(key, float(value), ts, step))
             return
         key, fvalue, ts, st = validate_metric(key, value, ts, step)
-        self._backend.log_metric(validate_run_id(run_id), Metric(key, fvalue, ts, st))
+        self._runs.log_metric(validate_run_id(run_id), entities.Metric(key, fvalue, ts, st))
 
     def set_tag(self, run_id: str, key: str, value) -> None:
-        self._backend.set_tag(validate_run_id(run_id), RunTag(*validate_tag(key, value)))
+        self._runs.set_tag(validate_run_id(run_id), entities.RunTag(*validate_tag(key, value)))
 
     def delete_tag(self, run_id: str, key: str) -> None:
         validate_key(key, "tag key")
-        self._backend.delete_tag(validate_run_id(run_id), key)
+        self._runs.delete_tag(validate_run_id(run_id), key)
 
     def log_batch(
         self,
         run_id: str,
-        metrics: Sequence[Metric] = (),
-        params: Sequence[Param] = (),
-        tags: Sequence[RunTag] = (),
+        metrics: Sequence[entities.Metric] = (),
+        params: Sequence[entities.Param] = (),
+        tags: Sequence[entities.RunTag] = (),
     ) -> None:
         """At most 1000 metrics, 100 params, 100 tags (1000 items in all); on
         any invalid item nothing is written."""
         metrics, params, tags = list(metrics or ()), list(params or ()), list(tags or ())
-        _check_batch_limits(metrics, params, tags)
+        validate_batch(metrics, params, tags)
         clean_metrics = [
-            Metric(*validate_metric(m.key, m.value, m.timestamp, m.step)) for m in metrics
+            entities.Metric(*validate_metric(m.key, m.value, m.timestamp, m.step)) for m in metrics
         ]
-        clean_params = [Param(*validate_param(p.key, p.value)) for p in params]
-        clean_tags = [RunTag(*validate_tag(t.key, t.value)) for t in tags]
-        self._backend.log_batch(validate_run_id(run_id), clean_metrics, clean_params, clean_tags)
+        clean_params = [entities.Param(*validate_param(p.key, p.value)) for p in params]
+        clean_tags = [entities.RunTag(*validate_tag(t.key, t.value)) for t in tags]
+        self._runs.log_batch(validate_run_id(run_id), clean_metrics, clean_params, clean_tags)
 
-    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+    def get_metric_history(self, run_id: str, key: str) -> list[entities.Metric]:
         validate_key(key, "metric key")
-        return self._backend.get_metric_history(validate_run_id(run_id), key)
+        return self._runs.get_metric_history(validate_run_id(run_id), key)
 
     def search_runs(
         self,
@@ -394,7 +386,7 @@ class Client:
         run_view_type: str = VIEW_ACTIVE,
         max_results: int = 1000,
         order_by: Sequence[str] | None = None,
-    ) -> list[Run]:
+    ) -> list[entities.Run]:
         if isinstance(experiment_ids, str):
             experiment_ids = [experiment_ids]
         ids = [validate_experiment_id(str(e)) for e in experiment_ids]
@@ -404,7 +396,7 @@ class Client:
             raise InvalidInput(
                 f"max_results {max_results} is above the limit of 50000; narrow the filter."
             )
-        return self._backend.search_runs(
+        return self._runs.search_runs(
             ids, filter_string or "", _check_view(run_view_type), max_results, list(order_by or ())
         )
 
@@ -437,40 +429,39 @@ class Client:
     # -- registry ------------------------------------------------------------
     def create_registered_model(
         self, name: str, tags: Mapping[str, str] | None = None, description: str | None = None
-    ) -> RegisteredModel:
-        clean = {t.key: t.value for t in _tag_list(tags)}
-        return self._backend.create_registered_model(
-            validate_model_name(name), clean or None, description
+    ) -> entities.RegisteredModel:
+        return self._registry.create_registered_model(
+            validate_model_name(name), _registry_tags(tags), description
         )
 
-    def get_registered_model(self, name: str) -> RegisteredModel:
-        return self._backend.get_registered_model(validate_model_name(name))
+    def get_registered_model(self, name: str) -> entities.RegisteredModel:
+        return self._registry.get_registered_model(validate_model_name(name))
 
     def search_registered_models(
         self, filter_string: str | None = None, max_results: int | None = None
-    ) -> list[RegisteredModel]:
+    ) -> list[entities.RegisteredModel]:
         """Registered models matching `name`/`tags.<k>` clauses, by name."""
         clauses = _parse_simple_filter(filter_string, ("name",))
 
         def getter(model):
             return lambda f: model.tags.get(f[5:]) if f.startswith("tags.") else getattr(model, f)
 
-        found = [m for m in self._backend.list_registered_models() if _matches(getter(m), clauses)]
+        found = [m for m in self._registry.list_registered_models() if _matches(getter(m), clauses)]
         found.sort(key=lambda m: m.name)
         return found if max_results is None else found[:max_results]
 
-    def update_registered_model(self, name: str, description: str) -> RegisteredModel:
-        return self._backend.update_registered_model(validate_model_name(name), description)
+    def update_registered_model(self, name: str, description: str) -> entities.RegisteredModel:
+        return self._registry.update_registered_model(validate_model_name(name), description)
 
     def delete_registered_model(self, name: str) -> None:
-        self._backend.delete_registered_model(validate_model_name(name))
+        self._registry.delete_registered_model(validate_model_name(name))
 
     def set_registered_model_tag(self, name: str, key: str, value) -> None:
-        key, value = validate_tag(key, value)
-        self._backend.set_registered_model_tag(validate_model_name(name), key, value)
+        key, value = validate_registry_tag(key, value)
+        self._registry.set_registered_model_tag(validate_model_name(name), key, value)
 
     def delete_registered_model_tag(self, name: str, key: str) -> None:
-        self._backend.delete_registered_model_tag(validate_model_name(name), key)
+        self._registry.delete_registered_model_tag(validate_model_name(name), key)
 
     def create_model_version(
         self,
@@ -479,24 +470,25 @@ class Client:
         run_id: str | None = None,
         tags: Mapping[str, str] | None = None,
         description: str | None = None,
-    ) -> ModelVersion:
+    ) -> entities.ModelVersion:
         if not source:
             raise InvalidInput(
                 "Missing value for required parameter 'source': give the model's URI."
             )
         if run_id is not None:
             validate_run_id(run_id)
-        clean = {t.key: t.value for t in _tag_list(tags)}
-        return self._backend.create_model_version(
-            validate_model_name(name), str(source), run_id, clean or None, description
+        return self._registry.create_model_version(
+            validate_model_name(name), str(source), run_id, _registry_tags(tags), description
         )
 
-    def get_model_version(self, name: str, version) -> ModelVersion:
-        return self._backend.get_model_version(validate_model_name(name), validate_version(version))
+    def get_model_version(self, name: str, version) -> entities.ModelVersion:
+        return self._registry.get_model_version(
+            validate_model_name(name), validate_version(version)
+        )
 
     def search_model_versions(
         self, filter_string: str | None = None, name: str | None = None
-    ) -> list[ModelVersion]:
+    ) -> list[entities.ModelVersion]:
         """Versions (newest first) matching `name`, `run_id`, `source`,
         `current_stage` or `tags.<k>` clauses; `name=` is a shortcut."""
         clauses = _parse_simple_filter(filter_string, ("name", "run_id", "source", "current_stage"))
@@ -504,7 +496,7 @@ class Client:
         for field, op, value in clauses:
             if field == "name" and op == "=":
                 exact = value
-        versions = self._backend.search_model_versions(
+        versions = self._registry.search_model_versions(
             validate_model_name(exact) if exact is not None else None
         )
         if name is not None:
@@ -517,65 +509,67 @@ class Client:
 
     def get_latest_versions(
         self, name: str, stages: Sequence[str] | None = None
-    ) -> list[ModelVersion]:
+    ) -> list[entities.ModelVersion]:
         """Per stage, the highest version in it (all stages when `stages` is empty)."""
         wanted = [canonical_stage(s) for s in stages] if stages else list(STAGES)
-        best: dict[str, ModelVersion] = {}
-        for mv in self._backend.search_model_versions(validate_model_name(name)):
+        best: dict[str, entities.ModelVersion] = {}
+        for mv in self._registry.search_model_versions(validate_model_name(name)):
             if mv.current_stage in wanted and (
                 mv.current_stage not in best or mv.version > best[mv.current_stage].version
             ):
                 best[mv.current_stage] = mv
         return sorted(best.values(), key=lambda mv: mv.version)
 
-    def update_model_version(self, name: str, version, description: str) -> ModelVersion:
-        return self._backend.update_model_version(
+    def update_model_version(self, name: str, version, description: str) -> entities.ModelVersion:
+        return self._registry.update_model_version(
             validate_model_name(name), validate_version(version), description
         )
 
     def delete_model_version(self, name: str, version) -> None:
-        self._backend.delete_model_version(validate_model_name(name), validate_version(version))
+        self._registry.delete_model_version(validate_model_name(name), validate_version(version))
 
     def transition_model_version_stage(
         self, name: str, version, stage: str, archive_existing_versions: bool = False
-    ) -> ModelVersion:
-        return self._backend.transition_model_version_stage(
+    ) -> entities.ModelVersion:
+        stage = canonical_stage(stage)
+        validate_archive_existing(stage, archive_existing_versions)
+        return self._registry.transition_model_version_stage(
             validate_model_name(name),
             validate_version(version),
-            canonical_stage(stage),
+            stage,
             bool(archive_existing_versions),
         )
 
     def set_model_version_tag(self, name: str, version, key: str, value) -> None:
-        key, value = validate_tag(key, value)
-        self._backend.set_model_version_tag(
+        key, value = validate_registry_tag(key, value)
+        self._registry.set_model_version_tag(
             validate_model_name(name), validate_version(version), key, value
         )
 
     def delete_model_version_tag(self, name: str, version, key: str) -> None:
-        self._backend.delete_model_version_tag(
+        self._registry.delete_model_version_tag(
             validate_model_name(name), validate_version(version), key
         )
 
     def set_registered_model_alias(self, name: str, alias: str, version) -> None:
-        self._backend.set_registered_model_alias(
+        self._registry.set_registered_model_alias(
             validate_model_name(name), validate_alias(alias), validate_version(version)
         )
 
     def delete_registered_model_alias(self, name: str, alias: str) -> None:
-        self._backend.delete_registered_model_alias(
+        self._registry.delete_registered_model_alias(
             validate_model_name(name), validate_alias(alias)
         )
 
-    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
-        return self._backend.get_model_version_by_alias(
+    def get_model_version_by_alias(self, name: str, alias: str) -> entities.ModelVersion:
+        return self._registry.get_model_version_by_alias(
             validate_model_name(name), validate_alias(alias)
         )
 
 
-def parse_status(status: RunStatus | str | int) -> RunStatus:
+def parse_status(status: entities.RunStatus | str | int) -> entities.RunStatus:
     try:
-        return RunStatus.parse(status)
+        return entities.RunStatus.parse(status)
     except (KeyError, ValueError):
-        names = ", ".join(s.name for s in RunStatus)
+        names = ", ".join(s.name for s in entities.RunStatus)
         raise InvalidInput(f"Invalid run status '{status}': use one of {names}.") from None

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from mlcadence.tracking import artifacts as _artifacts
 from mlcadence.tracking.client import Client, parse_status
+from mlcadence.tracking.conventions import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, now_ms
 from mlcadence.tracking.entities import DELETED, Experiment, Metric, Param, Run, RunStatus, RunTag
 from mlcadence.tracking.errors import AlreadyExists, InvalidInput, InvalidState, NotFound
 from mlcadence.tracking.reaper import owner_tags
@@ -33,8 +34,6 @@ from mlcadence.tracking.validation import MAX_BATCH_METRICS, MAX_BATCH_PARAMS, M
 
 PARENT_RUN_TAG = "mlflow.parentRunId"
 NOTE_TAG = "mlflow.note.content"
-DEFAULT_EXPERIMENT_ID = "0"
-DEFAULT_EXPERIMENT_NAME = "Default"
 
 _stack: ContextVar[tuple[ActiveRun, ...]] = ContextVar("mlcadence_active_runs", default=())
 _lock = threading.Lock()
@@ -363,8 +362,6 @@ def log_metric(
 
 
 def log_metrics(metrics: dict, step: int | None = None, timestamp: int | None = None) -> None:
-    from mlcadence.tracking.client import now_ms
-
     run = _get_or_start_run()
     ts = now_ms() if timestamp is None else timestamp
     items = [Metric(k, v, ts, step or 0) for k, v in metrics.items()]

@@ -1,9 +1,11 @@
 """Where tracking data lives, and the environment a run hands to subprocesses.
 
 Resolution order (as MLflow's): the value given to `set_tracking_uri()`, then
-`MLCADENCE_TRACKING_URI`, then `./mlruns`. The environment is read at call
-time (not cached) so that a changed variable takes effect at once. This module
-is the one place in `tracking` that reads process environment variables.
+`MLCADENCE_TRACKING_URI`, then the settings (default `./mlruns`). Like
+MLflow's MLFLOW_TRACKING_URI, the variable is the process's run context and
+is looked up at call time, so a changed variable takes effect at once; every
+other value comes from the cached `get_settings()`. This module is the one
+place in `tracking` that reads process environment variables.
 """
 
 from __future__ import annotations
@@ -11,28 +13,27 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from urllib.parse import urlparse
+
+from mlcadence.tracking.conventions import has_scheme, location_uri, uri_scheme
 
 # Not settings of their own: they identify one run for one child process
 # (the MLflow `MLFLOW_RUN_ID` / `MLFLOW_EXPERIMENT_ID` convention).
 RUN_ID_ENV = "MLCADENCE_RUN_ID"
 EXPERIMENT_ID_ENV = "MLCADENCE_EXPERIMENT_ID"
+# The variables of the settings `tracking_uri` and `experiment_name`, looked
+# up first at call time (see the module docstring).
 TRACKING_URI_ENV = "MLCADENCE_TRACKING_URI"
+EXPERIMENT_NAME_ENV = "MLCADENCE_EXPERIMENT_NAME"
 
 _lock = threading.Lock()
 _explicit_uri: str | None = None
-
-
-def _has_scheme(uri: str) -> bool:
-    # One-letter "schemes" are Windows drive letters, not schemes.
-    return len(urlparse(uri).scheme) > 1
 
 
 def normalize_uri(uri: str) -> str:
     """Plain paths become absolute so a later chdir cannot move the store;
     URIs with a scheme are kept as given."""
     uri = str(uri)
-    if _has_scheme(uri):
+    if has_scheme(uri):
         return uri
     return str(Path(uri).expanduser().absolute())
 
@@ -49,20 +50,19 @@ def get_tracking_uri() -> str:
         explicit = _explicit_uri
     if explicit is not None:
         return explicit
-    # A fresh Settings() reads the environment now; get_settings() is cached.
-    return normalize_uri(_settings().tracking_uri)
+    return normalize_uri(os.environ.get(TRACKING_URI_ENV) or _settings().tracking_uri)
 
 
 def default_experiment_name() -> str | None:
-    return _settings().experiment_name
+    return os.environ.get(EXPERIMENT_NAME_ENV) or _settings().experiment_name
 
 
 def _settings():
     # Imported on first use: pydantic-settings costs ~0.2 s, which a script
     # that only imports `tracking` should not pay.
-    from mlcadence.settings import Settings
+    from mlcadence.settings import get_settings
 
-    return Settings()
+    return get_settings()
 
 
 def env_run_id() -> str | None:
@@ -74,15 +74,13 @@ def env_experiment_id() -> str | None:
 
 
 def is_file_store_uri(uri: str) -> bool:
-    return urlparse(uri).scheme in ("", "file") or not _has_scheme(uri)
+    return uri_scheme(uri) in ("", "file")
 
 
 def mlflow_tracking_uri(uri: str) -> str:
     """The URI MLflow's client expects for the same store: a file:// URI for
     file stores (MLflow reads our layout), other URIs unchanged."""
-    if _has_scheme(uri):
-        return uri
-    return Path(uri).absolute().as_uri()
+    return location_uri(uri)
 
 
 def run_environment(run_id: str, experiment_id: str, tracking_uri: str) -> dict[str, str]:

@@ -25,6 +25,7 @@ from urllib.request import url2pathname
 
 import yaml
 
+from mlcadence.tracking.conventions import uri_scheme
 from mlcadence.tracking.entities import ModelVersion
 from mlcadence.tracking.errors import InvalidInput, NotFound
 from mlcadence.tracking.validation import canonical_stage, validate_run_id
@@ -150,7 +151,7 @@ def _version_for(client, ref: ModelsUri, uri: str) -> ModelVersion:
         return client.get_model_version(ref.name, ref.version)
     if ref.alias is not None:
         return client.get_model_version_by_alias(ref.name, ref.alias)
-    versions = client.backend.search_model_versions(ref.name)
+    versions = client.registry_store.search_model_versions(ref.name)
     if ref.stage is not None:
         versions = [v for v in versions if v.current_stage == ref.stage]
     if not versions:
@@ -227,11 +228,6 @@ RESOLVERS: dict[str, Callable[[str, object, int], ResolvedModel]] = {
     "file": _resolve_file,
     "": _resolve_path,
 }
-
-
-def uri_scheme(uri: str) -> str:
-    scheme = urlparse(uri).scheme
-    return "" if len(scheme) <= 1 else scheme  # 'C:' is a drive letter, not a scheme
 
 
 def _resolve(uri: str, client, hops: int) -> ResolvedModel:

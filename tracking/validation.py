@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import posixpath
 import re
 import warnings
@@ -17,6 +16,10 @@ MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH = 100_000
 MAX_BATCH_METRICS = 1000
 MAX_BATCH_PARAMS = 100
 MAX_BATCH_TAGS = 100
+MAX_BATCH_TOTAL = 1000
+MAX_ARTIFACT_LOCATION_LENGTH = 2048
+# Stages whose other versions `archive_existing_versions` may archive.
+ARCHIVABLE_STAGES = ("Staging", "Production")
 
 _KEY_RE = re.compile(r"^[/\w.\- :]*$")
 _RUN_ID_RE = re.compile(r"^[a-zA-Z0-9][\w\-]{0,255}$")
@@ -101,6 +104,21 @@ def validate_tag(key: str, value) -> tuple[str, str]:
     return key, _truncate(text, MAX_TAG_VAL_LENGTH, f"Tag value of '{key}'")
 
 
+def validate_registry_tag(key: str, value) -> tuple[str, str]:
+    """Tags of registered models and versions: MLflow refuses None and allows
+    longer values than run tags."""
+    validate_key(key, "tag key")
+    if value is None:
+        raise InvalidInput(f"Tag value cannot be None (tag '{key}'); pass a string.")
+    text = str(value)
+    if len(text) > MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH:
+        raise InvalidInput(
+            f"Tag '{key}' value exceeds the maximum length of "
+            f"{MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH} characters; shorten it."
+        )
+    return key, text
+
+
 def validate_run_id(run_id: str) -> str:
     if not isinstance(run_id, str) or not _RUN_ID_RE.match(run_id):
         raise InvalidInput(f"Invalid value \"{run_id}\" for parameter 'run_id' supplied.")
@@ -159,6 +177,52 @@ def validate_version(version) -> int:
     return number
 
 
+def validate_batch(metrics, params, tags) -> None:
+    """Batch size limits and one value per param key (MLflow's rules for log_batch)."""
+    for entity, items, limit in (
+        ("metrics", metrics, MAX_BATCH_METRICS),
+        ("params", params, MAX_BATCH_PARAMS),
+        ("tags", tags, MAX_BATCH_TAGS),
+    ):
+        if len(items) > limit:
+            raise InvalidInput(
+                f"A batch logging request can contain at most {limit} {entity}. Got {len(items)} "
+                f"{entity}. Please split up {entity} across multiple requests and try again."
+            )
+    total = len(metrics) + len(params) + len(tags)
+    if total > MAX_BATCH_TOTAL:
+        raise InvalidInput(
+            f"A batch logging request can contain at most {MAX_BATCH_TOTAL} total entities. Got "
+            f"{total}. Please split the batch across multiple requests and try again."
+        )
+    keys = [p.key for p in params]
+    dupes = sorted({k for k in keys if keys.count(k) > 1})
+    if dupes:
+        raise InvalidInput(
+            f"Duplicate parameter keys have been submitted: {dupes}. Please ensure the request "
+            "contains only one param value per param key."
+        )
+
+
+def validate_artifact_location(location: str) -> str:
+    if location.startswith("runs:"):
+        raise InvalidInput(f"Artifact location cannot be a runs:/ URI. Given: '{location}'")
+    if len(location) > MAX_ARTIFACT_LOCATION_LENGTH:
+        raise InvalidInput(
+            f"Artifact location is longer than {MAX_ARTIFACT_LOCATION_LENGTH} characters; use a "
+            "shorter path."
+        )
+    return location
+
+
+def validate_archive_existing(stage: str, archive_existing_versions: bool) -> None:
+    if archive_existing_versions and stage not in ARCHIVABLE_STAGES:
+        raise InvalidInput(
+            "Model version transition cannot archive existing model versions because "
+            f"'{stage}' is not an Active stage. Valid stages are {list(ARCHIVABLE_STAGES)}."
+        )
+
+
 def canonical_stage(stage: str) -> str:
     from mlcadence.tracking.entities import STAGES
 
@@ -168,10 +232,3 @@ def canonical_stage(stage: str) -> str:
     raise InvalidInput(
         f"Invalid Model Version stage: {stage}. Value must be one of None, Staging, Production, Archived."
     )
-
-
-def finite_or_special(value: float) -> str:
-    """MLflow writes str(float): '1.0', 'nan', 'inf'."""
-    if math.isnan(value):
-        return "nan"
-    return repr(float(value)) if math.isfinite(value) else ("inf" if value > 0 else "-inf")

@@ -13,6 +13,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mlcadence.tracking import Client
+from mlcadence.tracking.backends import clear_cache
 from mlcadence.tracking.backends.file import FileBackend, root_from_uri
 from mlcadence.tracking.backends.file_yaml import dump_yaml, load_yaml
 from mlcadence.tracking.entities import Metric, Param, RunStatus, RunTag
@@ -22,6 +24,13 @@ from mlcadence.tracking.errors import AlreadyExists, InvalidInput, InvalidState,
 @pytest.fixture
 def store(tmp_path) -> FileBackend:
     return FileBackend(str(tmp_path / "mlruns"))
+
+
+@pytest.fixture
+def client(store):
+    """A Client on the same root: input rules are the Client's (backends trust it)."""
+    yield Client(store.uri)
+    clear_cache()
 
 
 def new_run(store: FileBackend, name="r1", exp_name="exp", start=1000):
@@ -102,11 +111,11 @@ def test_experiment_names_unique_also_against_deleted(store):
         store.create_experiment("e")
 
 
-def test_artifact_location_is_made_a_file_uri(store, tmp_path):
-    exp_id = store.create_experiment("loc", artifact_location=str(tmp_path / "art"))
+def test_artifact_location_is_made_a_file_uri(store, client, tmp_path):
+    exp_id = client.create_experiment("loc", artifact_location=str(tmp_path / "art"))
     assert store.get_experiment(exp_id).artifact_location == (tmp_path / "art").as_uri()
     with pytest.raises(InvalidInput, match="runs:/"):
-        store.create_experiment("bad", artifact_location="runs:/abc/x")
+        client.create_experiment("bad", artifact_location="runs:/abc/x")
 
 
 def test_delete_experiment_moves_it_to_trash_and_marks_runs(store):
@@ -135,9 +144,9 @@ def test_delete_experiment_moves_it_to_trash_and_marks_runs(store):
     store.log_metric(run.info.run_id, Metric("m", 1.0, 1, 0))
 
 
-def test_default_experiment_cannot_be_deleted(store):
+def test_default_experiment_cannot_be_deleted(client):
     with pytest.raises(InvalidInput, match="default experiment"):
-        store.delete_experiment("0")
+        client.delete_experiment("0")
 
 
 # -- runs -------------------------------------------------------------------------
@@ -183,12 +192,13 @@ def test_run_layout_byte_for_byte(store):
     )
 
 
-def test_metric_param_tag_files(store):
+def test_metric_param_tag_files(store, client):
     run_id = new_run(store).info.run_id
     run_dir = Path(store.root) / store.get_run(run_id).info.experiment_id / run_id
     store.log_metric(run_id, Metric("acc", 1.5, 1795664903527, 3))
     store.log_metric(run_id, Metric("acc", 1e-05, 1795664903528, 4))
-    store.log_batch(
+    # Through the Client, which turns values into the strings and floats stored.
+    client.log_batch(
         run_id,
         metrics=[
             Metric("acc", math.nan, 5, 5),
@@ -214,7 +224,7 @@ def test_metric_param_tag_files(store):
     assert store.get_metric_history(run_id, "never") == []
 
 
-def test_params_are_write_once(store):
+def test_params_are_write_once(store, client):
     run_id = new_run(store).info.run_id
     store.log_param(run_id, Param("p", "a"))
     store.log_param(run_id, Param("p", "a"))  # same value is fine
@@ -228,10 +238,10 @@ def test_params_are_write_once(store):
     run = store.get_run(run_id)
     assert run.data.params == {"p": "a"} and run.data.metrics == {}
     with pytest.raises(InvalidInput, match="Duplicate parameter keys"):
-        store.log_batch(run_id, params=[Param("d", "1"), Param("d", "2")])
+        client.log_batch(run_id, params=[Param("d", "1"), Param("d", "2")])
 
 
-def test_run_name_lives_in_meta_and_tag(store):
+def test_run_name_lives_in_meta_and_tag(store, client):
     run_id = new_run(store, name="first").info.run_id
     run_dir = Path(store.root) / store.get_run(run_id).info.experiment_id / run_id
     store.set_tag(run_id, RunTag("mlflow.runName", "second"))
@@ -240,13 +250,13 @@ def test_run_name_lives_in_meta_and_tag(store):
     assert read(run_dir / "tags" / "mlflow.runName") == "third"
     assert store.get_run(run_id).info.run_name == "third"
     exp_id = store.get_run(run_id).info.experiment_id
+    # The run-name rules are the Client's.
     with pytest.raises(InvalidInput, match="Both 'run_name'"):
-        store.create_run(exp_id, "u", 1, "a", [RunTag("mlflow.runName", "b")])
-    from_tag = store.create_run(exp_id, "u", 1, "", [RunTag("mlflow.runName", "tagged")])
+        client.create_run(exp_id, run_name="a", tags=[RunTag("mlflow.runName", "b")])
+    from_tag = client.create_run(exp_id, tags=[RunTag("mlflow.runName", "tagged")])
     assert from_tag.info.run_name == "tagged"
-    assert re.fullmatch(
-        r"[a-z]+-[a-z]+-\d+", store.create_run(exp_id, "u", 1, "", []).info.run_name
-    )
+    assert read(run_dir.parent / from_tag.info.run_id / "tags" / "mlflow.runName") == "tagged"
+    assert re.fullmatch(r"[a-z]+-[a-z]+-\d+", client.create_run(exp_id).info.run_name)
 
 
 def test_deleted_run_stays_in_place(store):
@@ -380,7 +390,7 @@ def test_legacy_two_field_metric_lines(store):
 
 
 # -- search over files ---------------------------------------------------------------
-def test_search_reads_needed_keys_and_returns_full_runs(store):
+def test_search_reads_needed_keys_and_returns_full_runs(store, client):
     exp_id = store.create_experiment("s")
     ids = []
     for i in range(6):
@@ -408,7 +418,7 @@ def test_search_reads_needed_keys_and_returns_full_runs(store):
     with pytest.raises(InvalidInput, match="Invalid filter"):
         store.search_runs([exp_id], "metrics.acc >> 1")
     with pytest.raises(InvalidInput, match="max_results"):
-        store.search_runs([exp_id], max_results=0)
+        client.search_runs([exp_id], max_results=0)
 
 
 # -- registry ------------------------------------------------------------------------
@@ -478,10 +488,10 @@ def test_alias_rules(store):
     store.delete_registered_model_alias("m", "never-set")  # no error, as MLflow
 
 
-def test_stage_transitions_and_latest(store):
+def test_stage_transitions_and_latest(store, client):
     for _ in range(3):
         store.create_model_version("m", "/tmp/x")
-    store.transition_model_version_stage("m", 1, "production")
+    client.transition_model_version_stage("m", 1, "production")  # the Client canonicalises
     store.transition_model_version_stage("m", 2, "Production")
     assert store.get_model_version("m", 1).current_stage == "Production"
     store.transition_model_version_stage("m", 3, "Production", archive_existing_versions=True)
@@ -492,12 +502,12 @@ def test_stage_transitions_and_latest(store):
     }
     assert latest == {"Archived": 2, "Production": 3}
     with pytest.raises(InvalidInput, match="not an Active stage"):
-        store.transition_model_version_stage("m", 1, "Archived", archive_existing_versions=True)
+        client.transition_model_version_stage("m", 1, "Archived", archive_existing_versions=True)
     with pytest.raises(InvalidInput, match="Invalid Model Version stage"):
-        store.transition_model_version_stage("m", 1, "Prod")
+        client.transition_model_version_stage("m", 1, "Prod")
 
 
-def test_registered_model_crud(store):
+def test_registered_model_crud(store, client):
     store.create_registered_model("m", tags={"owner": "me"}, description="d")
     with pytest.raises(AlreadyExists):
         store.create_registered_model("m")
@@ -513,7 +523,7 @@ def test_registered_model_crud(store):
     mv = store.get_model_version("m", 1)
     assert mv.description == "vd2" and mv.tags == {"c": "d"}
     with pytest.raises(InvalidInput, match="None"):
-        store.set_model_version_tag("m", 1, "k", None)
+        client.set_model_version_tag("m", 1, "k", None)
     assert [m.name for m in store.list_registered_models()] == ["m"]
     store.delete_registered_model("m")
     assert store.list_registered_models() == []
@@ -601,17 +611,17 @@ def test_empty_metric_file_being_created_is_not_an_error(store):
     )
 
 
-def test_hot_path_still_validates_values(store):
+def test_client_hot_path_still_validates_values(store, client):
     run_id = new_run(store).info.run_id
-    store.log_metric(run_id, Metric("m", 1.0, 1, 0))  # key now known
+    client.log_metric(run_id, "m", 1.0, 1, 0)  # key now known
     for bad in (True, "1", None):
         with pytest.raises(InvalidInput):
-            store.log_metric(run_id, Metric("m", bad, 1, 0))
+            client.log_metric(run_id, "m", bad, 1, 0)
     with pytest.raises(InvalidInput):
-        store.log_metric(run_id, Metric("m", 1.0, -5, 0))
+        client.log_metric(run_id, "m", 1.0, -5, 0)
     with pytest.raises(InvalidInput):
-        store.log_metric(run_id, Metric("m", 1.0, 1, 0.5))
-    store.log_metric(run_id, Metric("m", 2, 2, 1))  # an int value is fine
+        client.log_metric(run_id, "m", 1.0, 1, 0.5)
+    client.log_metric(run_id, "m", 2, 2, 1)  # an int value is fine
     assert [m.value for m in store.get_metric_history(run_id, "m")] == [1.0, 2.0]
 
 

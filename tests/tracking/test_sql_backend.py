@@ -22,7 +22,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from mlcadence.tracking.backends import sql_schema
+from mlcadence.settings import reload_settings
+from mlcadence.tracking import Client
+from mlcadence.tracking.backends import backend_options, build_backend, clear_cache, sql_schema
 from mlcadence.tracking.backends.sql import SqlBackend, engine_url
 from mlcadence.tracking.entities import Metric, Param, RunStatus, RunTag
 from mlcadence.tracking.errors import InvalidInput, InvalidState, NotFound
@@ -159,15 +161,19 @@ def test_artifact_root_from_argument_and_environment(tmp_path, monkeypatch):
     explicit.close()
 
     monkeypatch.setenv("MLCADENCE_ARTIFACT_ROOT", str(tmp_path / "env-root"))
-    from_env = SqlBackend(f"sqlite:///{tmp_path / 'b.db'}")
+    reload_settings()
+    # The factory reads the settings and passes the root in; the backend reads none.
+    from_env = build_backend(f"sqlite:///{tmp_path / 'b.db'}", **backend_options())
     exp_id = from_env.create_experiment("e")
     assert (
         from_env.get_experiment(exp_id).artifact_location
         == (tmp_path / "env-root" / exp_id).as_uri()
     )
-    # A user-given location wins over the root, and a plain path becomes a URI.
-    own = from_env.create_experiment("own", artifact_location=str(tmp_path / "own"))
+    # A user-given location wins over the root, and the Client makes a plain path a URI.
+    client = Client(from_env.uri)
+    own = client.create_experiment("own", artifact_location=str(tmp_path / "own"))
     assert from_env.get_experiment(own).artifact_location == (tmp_path / "own").as_uri()
+    clear_cache()
     from_env.close()
 
 

@@ -1,72 +1,104 @@
-"""Backends chosen by URI scheme through a table kept as data.
+"""Backends chosen by URI scheme: the one place where configuration becomes
+constructor arguments (as MLflow's store builders do).
 
-Third parties add schemes through the `mlcadence.tracking_backends`
-entry-point group; each entry point names a callable taking the URI and
-returning a `TrackingBackend`.
+`BUILDERS` maps a scheme to a builder taking the URI and keyword options
+(`fsync`, `artifact_root`); each builder picks the options its backend needs
+and ignores the rest. `get_backend` reads the settings when it builds, never
+at import time, and backends themselves take plain arguments.
+
+Plugins add schemes through the `mlcadence.tracking_backends` entry-point
+group: the entry point names a callable `build(uri, **options)` returning a
+backend (a `RunStore`, a `RegistryStore`, or both). It receives the same
+options as the built-in builders and must accept (and may ignore) unknown
+ones, so that a new option never breaks a plugin.
 """
 
 from __future__ import annotations
 
-import importlib
 import threading
+from collections.abc import Callable
 from importlib.metadata import entry_points
-from urllib.parse import urlparse
 
-from mlcadence.tracking.backends.base import TrackingBackend
+from mlcadence.tracking.backends.base import Store
+from mlcadence.tracking.conventions import uri_scheme
 from mlcadence.tracking.errors import UnsupportedBackend
 
 ENTRY_POINT_GROUP = "mlcadence.tracking_backends"
 
-# scheme -> "module:factory". Imported lazily so that choosing the file store
-# never pays for SQLAlchemy.
-BUILTIN_BACKENDS: dict[str, str] = {
-    "": "mlcadence.tracking.backends.file:FileBackend",
-    "file": "mlcadence.tracking.backends.file:FileBackend",
-    "sqlite": "mlcadence.tracking.backends.sql:SqlBackend",
-    "postgresql": "mlcadence.tracking.backends.sql:SqlBackend",
-    "postgres": "mlcadence.tracking.backends.sql:SqlBackend",
-    "postgresql+psycopg": "mlcadence.tracking.backends.sql:SqlBackend",
+Builder = Callable[..., Store]
+
+
+# Backend modules are imported inside the builders so that choosing the file
+# store never pays for SQLAlchemy.
+def build_file_backend(uri: str, *, fsync: bool = False, **_other) -> Store:
+    from mlcadence.tracking.backends.file import FileBackend
+
+    return FileBackend(uri, fsync=fsync)
+
+
+def build_sql_backend(uri: str, *, artifact_root: str | None = None, **_other) -> Store:
+    from mlcadence.tracking.backends.sql import SqlBackend
+
+    return SqlBackend(uri, artifact_root=artifact_root)
+
+
+BUILDERS: dict[str, Builder] = {
+    "": build_file_backend,
+    "file": build_file_backend,
+    "sqlite": build_sql_backend,
+    "postgresql": build_sql_backend,
+    "postgres": build_sql_backend,
+    "postgresql+psycopg": build_sql_backend,
 }
 
-_cache: dict[str, TrackingBackend] = {}
+_cache: dict[str, Store] = {}
 _lock = threading.Lock()
 
 
-def _scheme(uri: str) -> str:
-    scheme = urlparse(uri).scheme
-    # A Windows drive letter or a bare relative path has no real scheme.
-    return "" if len(scheme) <= 1 else scheme
-
-
-def backend_table() -> dict[str, str | object]:
-    table: dict[str, str | object] = dict(BUILTIN_BACKENDS)
+def backend_table() -> dict[str, Builder]:
+    """Every scheme we can open: the built-in builders, then plugins."""
+    table: dict[str, Builder] = dict(BUILDERS)
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        table[ep.name] = ep
+        table[ep.name] = _plugin_builder(ep)
     return table
 
 
-def _load_factory(target):
-    if isinstance(target, str):
-        module, _, attr = target.partition(":")
-        return getattr(importlib.import_module(module), attr)
-    return target.load()
+def _plugin_builder(ep) -> Builder:
+    def build(uri: str, **options) -> Store:
+        return ep.load()(uri, **options)
+
+    return build
 
 
-def get_backend(uri: str) -> TrackingBackend:
-    """The backend for `uri`, one instance per URI per process."""
+def backend_options() -> dict[str, object]:
+    """The settings a builder may use, read now (not at import time)."""
+    from mlcadence.settings import get_settings
+
+    settings = get_settings()
+    return {"fsync": settings.file_fsync, "artifact_root": settings.artifact_root}
+
+
+def build_backend(uri: str, **options) -> Store:
+    """A new backend for `uri` built with `options` (no caching)."""
+    scheme = uri_scheme(uri)
+    table = backend_table()
+    if scheme not in table:
+        known = ", ".join(sorted(s + ":" for s in table if s))
+        raise UnsupportedBackend(
+            f"No tracking backend for URI '{uri}' (scheme '{scheme}'). "
+            f"Use a plain path or one of: {known}; or install a plugin that "
+            f"registers '{scheme}' in the '{ENTRY_POINT_GROUP}' entry-point group."
+        )
+    return table[scheme](uri, **options)
+
+
+def get_backend(uri: str) -> Store:
+    """The backend for `uri`, one instance per URI per process, built with
+    the options from the settings."""
     with _lock:
         backend = _cache.get(uri)
         if backend is None:
-            scheme = _scheme(uri)
-            table = backend_table()
-            if scheme not in table:
-                known = ", ".join(sorted(s + ":" for s in table if s))
-                raise UnsupportedBackend(
-                    f"No tracking backend for URI '{uri}' (scheme '{scheme}'). "
-                    f"Use a plain path or one of: {known}; or install a plugin that "
-                    f"registers '{scheme}' in the '{ENTRY_POINT_GROUP}' entry-point group."
-                )
-            backend = _load_factory(table[scheme])(uri)
+            backend = build_backend(uri, **backend_options())
             _cache[uri] = backend
         return backend
 

@@ -14,6 +14,9 @@ file and concurrent writers never lose each other's data:
 Temp files are named `.tmp-…` and live in a directory the caller chooses
 (the entity's own directory, never a `tags/` or `params/` folder), so no
 reader, ours or MLflow's, mistakes one for a key.
+
+`fsync=True` (the file backend passes MLCADENCE_FILE_FSYNC through) makes a
+rewrite durable before it becomes visible; MLflow's file store does not fsync.
 """
 
 from __future__ import annotations
@@ -21,13 +24,7 @@ from __future__ import annotations
 import os
 import uuid
 
-from mlcadence.settings import get_settings
-
 TMP_PREFIX = ".tmp-"
-
-# Opt-in durability (MLCADENCE_FILE_FSYNC): fsync each rewrite before it
-# becomes visible. MLflow's file store does not fsync.
-FSYNC = get_settings().file_fsync
 
 _APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
@@ -41,12 +38,14 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def _temp_file(tmp_dir: str, data: bytes) -> str:
+def _temp_file(tmp_dir: str, data: bytes | str, fsync: bool) -> str:
+    if isinstance(data, str):
+        data = data.encode("utf-8")
     path = os.path.join(tmp_dir, f"{TMP_PREFIX}{uuid.uuid4().hex}")
     fd = os.open(path, _CREATE_FLAGS, 0o666)
     try:
         _write_all(fd, data)
-        if FSYNC:
+        if fsync:
             os.fsync(fd)
     except BaseException:
         os.close(fd)
@@ -63,36 +62,38 @@ def _unlink_quietly(path: str) -> None:
         pass
 
 
-def replace_file(path: str, data: bytes | str, tmp_dir: str | None = None) -> None:
-    """Atomically make `path` hold `data` (parents created as needed)."""
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    tmp = _temp_file(tmp_dir or os.path.dirname(path), data)
+def _with_parents(operation, path: str):
+    """Run `operation()`; if the parent of `path` is missing, create it and retry.
+    Parents usually exist, so the common case costs no extra system call."""
     try:
-        try:
-            os.replace(tmp, path)
-        except FileNotFoundError:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            os.replace(tmp, path)
+        return operation()
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        return operation()
+
+
+def replace_file(
+    path: str, data: bytes | str, tmp_dir: str | None = None, fsync: bool = False
+) -> None:
+    """Atomically make `path` hold `data` (parents created as needed)."""
+    tmp = _temp_file(tmp_dir or os.path.dirname(path), data, fsync)
+    try:
+        _with_parents(lambda: os.replace(tmp, path), path)
     except BaseException:
         _unlink_quietly(tmp)
         raise
 
 
-def create_file_once(path: str, data: bytes | str, tmp_dir: str | None = None) -> bool:
+def create_file_once(
+    path: str, data: bytes | str, tmp_dir: str | None = None, fsync: bool = False
+) -> bool:
     """Create `path` holding `data` unless it exists. True if this call created it.
 
     The content is complete before the name appears, and `link` refuses an
     existing name, so a reader sees either nothing or the whole value."""
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    tmp = _temp_file(tmp_dir or os.path.dirname(path), data)
+    tmp = _temp_file(tmp_dir or os.path.dirname(path), data, fsync)
     try:
-        try:
-            os.link(tmp, path)
-        except FileNotFoundError:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            os.link(tmp, path)
+        _with_parents(lambda: os.link(tmp, path), path)
         return True
     except FileExistsError:
         return False
@@ -102,6 +103,7 @@ def create_file_once(path: str, data: bytes | str, tmp_dir: str | None = None) -
 
 def append_bytes(path: str, data: bytes) -> None:
     """Append `data` (whole lines) to `path` with a single write."""
+    # Inline rather than _with_parents: this is the metric hot path.
     try:
         fd = os.open(path, _APPEND_FLAGS, 0o666)
     except FileNotFoundError:

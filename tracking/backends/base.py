@@ -1,12 +1,23 @@
-"""The one narrow interface every tracking backend implements.
+"""The two narrow interfaces a tracking backend implements.
 
-A backend stores experiments, runs (params, metrics, tags, status) and the
-model registry. Artifacts are files under each run's `artifact_uri` (a
-`file://` URI for every built-in backend) and are handled by
-`tracking.artifacts`, not by the backend.
+- `RunStore`: experiments, runs, params, metrics, tags and run search.
+- `RegistryStore`: registered models, their versions, tags and aliases.
 
-Everything above this layer (the Client, the fluent API, flows, serving)
-talks only to this interface, so a backend is chosen by URI scheme alone.
+A backend class may implement both (the built-in file and SQL backends do;
+`TrackingBackend` names that pairing). Artifacts are files under each run's
+`artifact_uri` and are handled by `tracking.artifacts`, not by a store.
+
+**The Client validates, backends trust their input.** Names, values, batch
+limits, duplicate params and run-name rules are checked once, by the Client
+(`tracking.client` and `tracking.validation`), before a store is called.
+Stores enforce only what needs their data: existence, lifecycle state,
+write-once params, uniqueness, version numbering. One safety net stays in
+every store: a metric, param or tag key is refused when it could name another
+path (`../x`), because the file store turns keys into file names and a
+server may call a store without a Client in front of it.
+
+Implementations must be safe for several threads and several processes
+writing at once, and must never leave a record that reads back half-written.
 """
 
 from __future__ import annotations
@@ -14,29 +25,19 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
-from mlcadence.tracking.entities import (
-    Experiment,
-    Metric,
-    ModelVersion,
-    Param,
-    RegisteredModel,
-    Run,
-    RunInfo,
-    RunStatus,
-    RunTag,
-)
-
-VIEW_ACTIVE = "active"
-VIEW_DELETED = "deleted"
-VIEW_ALL = "all"
+from mlcadence.tracking import entities as e
+from mlcadence.tracking.conventions import VIEW_ACTIVE
 
 
-class TrackingBackend(ABC):
-    """Abstract store. Implementations must be safe for several threads and
-    several processes writing at once, and must never leave a record that
-    reads back half-written."""
-
+class Store(ABC):  # noqa: B024 - a shared base holding `uri` and `close`, nothing abstract
     uri: str
+
+    def close(self) -> None:  # noqa: B027 - a no-op default, not an abstract method
+        """Release connections or handles; the default holds none."""
+
+
+class RunStore(Store):
+    """Experiments and runs with their params, metrics and tags."""
 
     # -- experiments -------------------------------------------------------
     @abstractmethod
@@ -45,13 +46,13 @@ class TrackingBackend(ABC):
     ) -> str: ...
 
     @abstractmethod
-    def get_experiment(self, experiment_id: str) -> Experiment: ...
+    def get_experiment(self, experiment_id: str) -> e.Experiment: ...
 
     @abstractmethod
-    def get_experiment_by_name(self, name: str) -> Experiment | None: ...
+    def get_experiment_by_name(self, name: str) -> e.Experiment | None: ...
 
     @abstractmethod
-    def list_experiments(self, view: str = VIEW_ACTIVE) -> list[Experiment]: ...
+    def list_experiments(self, view: str = VIEW_ACTIVE) -> list[e.Experiment]: ...
 
     @abstractmethod
     def delete_experiment(self, experiment_id: str) -> None: ...
@@ -70,20 +71,22 @@ class TrackingBackend(ABC):
         user_id: str,
         start_time: int,
         run_name: str,
-        tags: Sequence[RunTag] = (),
-    ) -> Run: ...
+        tags: Sequence[e.RunTag] = (),
+    ) -> e.Run:
+        """`run_name` is final (the Client chose it) and `tags` already hold
+        it as `mlflow.runName`."""
 
     @abstractmethod
-    def get_run(self, run_id: str) -> Run: ...
+    def get_run(self, run_id: str) -> e.Run: ...
 
     @abstractmethod
     def update_run(
         self,
         run_id: str,
-        status: RunStatus | None = None,
+        status: e.RunStatus | None = None,
         end_time: int | None = None,
         run_name: str | None = None,
-    ) -> RunInfo: ...
+    ) -> e.RunInfo: ...
 
     @abstractmethod
     def delete_run(self, run_id: str) -> None: ...
@@ -95,29 +98,29 @@ class TrackingBackend(ABC):
     def log_batch(
         self,
         run_id: str,
-        metrics: Sequence[Metric] = (),
-        params: Sequence[Param] = (),
-        tags: Sequence[RunTag] = (),
+        metrics: Sequence[e.Metric] = (),
+        params: Sequence[e.Param] = (),
+        tags: Sequence[e.RunTag] = (),
     ) -> None:
         """Params are write-once: re-logging the same value is fine, another
         value raises InvalidInput and nothing of the batch is written."""
 
     # Single-item logging is the hot path of most training loops, so a
     # backend may override these with something cheaper than a batch.
-    def log_metric(self, run_id: str, metric: Metric) -> None:
+    def log_metric(self, run_id: str, metric: e.Metric) -> None:
         self.log_batch(run_id, metrics=[metric])
 
-    def log_param(self, run_id: str, param: Param) -> None:
+    def log_param(self, run_id: str, param: e.Param) -> None:
         self.log_batch(run_id, params=[param])
 
-    def set_tag(self, run_id: str, tag: RunTag) -> None:
+    def set_tag(self, run_id: str, tag: e.RunTag) -> None:
         self.log_batch(run_id, tags=[tag])
 
     @abstractmethod
     def delete_tag(self, run_id: str, key: str) -> None: ...
 
     @abstractmethod
-    def get_metric_history(self, run_id: str, key: str) -> list[Metric]: ...
+    def get_metric_history(self, run_id: str, key: str) -> list[e.Metric]: ...
 
     @abstractmethod
     def search_runs(
@@ -127,24 +130,27 @@ class TrackingBackend(ABC):
         view: str = VIEW_ACTIVE,
         max_results: int = 1000,
         order_by: Sequence[str] = (),
-    ) -> list[Run]:
+    ) -> list[e.Run]:
         """MLflow's filter grammar (tracking.search); default order is
         start_time DESC, run_id ASC."""
 
-    # -- model registry ----------------------------------------------------
+
+class RegistryStore(Store):
+    """Registered models, their versions, tags and aliases."""
+
     @abstractmethod
     def create_registered_model(
         self, name: str, tags: dict[str, str] | None = None, description: str | None = None
-    ) -> RegisteredModel: ...
+    ) -> e.RegisteredModel: ...
 
     @abstractmethod
-    def get_registered_model(self, name: str) -> RegisteredModel: ...
+    def get_registered_model(self, name: str) -> e.RegisteredModel: ...
 
     @abstractmethod
-    def list_registered_models(self) -> list[RegisteredModel]: ...
+    def list_registered_models(self) -> list[e.RegisteredModel]: ...
 
     @abstractmethod
-    def update_registered_model(self, name: str, description: str) -> RegisteredModel: ...
+    def update_registered_model(self, name: str, description: str) -> e.RegisteredModel: ...
 
     @abstractmethod
     def delete_registered_model(self, name: str) -> None: ...
@@ -163,20 +169,20 @@ class TrackingBackend(ABC):
         run_id: str | None = None,
         tags: dict[str, str] | None = None,
         description: str | None = None,
-    ) -> ModelVersion:
+    ) -> e.ModelVersion:
         """Creates the registered model when missing. Version numbers are
         max(existing, deleted included) + 1 and never reused, also under
         concurrent callers."""
 
     @abstractmethod
-    def get_model_version(self, name: str, version: int) -> ModelVersion: ...
+    def get_model_version(self, name: str, version: int) -> e.ModelVersion: ...
 
     @abstractmethod
-    def search_model_versions(self, name: str | None = None) -> list[ModelVersion]:
+    def search_model_versions(self, name: str | None = None) -> list[e.ModelVersion]:
         """Non-deleted versions, newest first."""
 
     @abstractmethod
-    def update_model_version(self, name: str, version: int, description: str) -> ModelVersion: ...
+    def update_model_version(self, name: str, version: int, description: str) -> e.ModelVersion: ...
 
     @abstractmethod
     def delete_model_version(self, name: str, version: int) -> None: ...
@@ -184,7 +190,8 @@ class TrackingBackend(ABC):
     @abstractmethod
     def transition_model_version_stage(
         self, name: str, version: int, stage: str, archive_existing_versions: bool = False
-    ) -> ModelVersion: ...
+    ) -> e.ModelVersion:
+        """`stage` is canonical (the Client checked it)."""
 
     @abstractmethod
     def set_model_version_tag(self, name: str, version: int, key: str, value: str) -> None: ...
@@ -199,7 +206,8 @@ class TrackingBackend(ABC):
     def delete_registered_model_alias(self, name: str, alias: str) -> None: ...
 
     @abstractmethod
-    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion: ...
+    def get_model_version_by_alias(self, name: str, alias: str) -> e.ModelVersion: ...
 
-    def close(self) -> None:  # noqa: B027 - a no-op default, not an abstract method
-        """Release connections or handles; the default holds none."""
+
+class TrackingBackend(RunStore, RegistryStore):
+    """A backend that is both stores, as the built-in ones are."""

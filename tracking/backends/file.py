@@ -24,18 +24,16 @@ order need, loading full data for the runs it returns.
 from __future__ import annotations
 
 import os
-import pathlib
 import random
 import threading
-import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from urllib.parse import unquote, urlparse
 
 from filelock import FileLock
 
+from mlcadence.tracking import entities, validation
 from mlcadence.tracking import search as run_search
-from mlcadence.tracking import validation
 from mlcadence.tracking.backends.atomic import (
     append_bytes,
     create_file_once,
@@ -44,21 +42,20 @@ from mlcadence.tracking.backends.atomic import (
     read_values,
     replace_file,
 )
-from mlcadence.tracking.backends.base import VIEW_ACTIVE, VIEW_ALL, VIEW_DELETED, TrackingBackend
+from mlcadence.tracking.backends.base import TrackingBackend
 from mlcadence.tracking.backends.file_registry import FileRegistryMixin
 from mlcadence.tracking.backends.file_yaml import dump_yaml, load_yaml
-from mlcadence.tracking.entities import (
-    ACTIVE,
-    DELETED,
-    Experiment,
-    Metric,
-    Param,
-    Run,
-    RunData,
-    RunInfo,
-    RunStatus,
-    RunTag,
+from mlcadence.tracking.conventions import (
+    DEFAULT_EXPERIMENT_ID,
+    DEFAULT_EXPERIMENT_NAME,
+    RUN_NAME_TAG,
+    VIEW_ACTIVE,
+    VIEW_ALL,
+    VIEW_DELETED,
+    now_ms,
+    path_to_file_uri,
 )
+from mlcadence.tracking.entities import ACTIVE, DELETED
 from mlcadence.tracking.errors import (
     AlreadyExists,
     CorruptStore,
@@ -71,14 +68,9 @@ TRASH = ".trash"
 META = "meta.yaml"
 METRICS, PARAMS, TAGS, ARTIFACTS = "metrics", "params", "tags", "artifacts"
 MODELS = "models"
-DEFAULT_EXPERIMENT_ID = "0"
-DEFAULT_EXPERIMENT_NAME = "Default"
 # Sub-folders of an experiment that are not runs (MLflow's RESERVED_EXPERIMENT_FOLDERS).
 RESERVED_EXPERIMENT_FOLDERS = frozenset({"tags", "datasets", "traces", "models"})
-RUN_NAME_TAG = "mlflow.runName"
 EXPERIMENT_ID_WIDTH = 18
-MAX_EXPERIMENT_TAG_VALUE = 20000
-MAX_SEARCH_RESULTS = 50000
 
 # Run meta fields MLflow keeps for old readers; always these values.
 _LEGACY_RUN_FIELDS = {
@@ -88,15 +80,6 @@ _LEGACY_RUN_FIELDS = {
     "source_version": "",
     "tags": [],
 }
-
-_PREDICATES = (
-    "bold brave calm clever eager gentle happy jolly keen lively merry nimble proud sunny"
-).split()
-_NOUNS = "ant bear cat deer eel fox goat hawk ibis koala lark mole newt owl panda seal wolf".split()
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def root_from_uri(uri: str) -> str:
@@ -115,25 +98,17 @@ def root_from_uri(uri: str) -> str:
     return os.path.abspath(os.path.expanduser(text))
 
 
-def path_to_file_uri(path: str) -> str:
-    return pathlib.Path(os.path.abspath(path)).as_uri()
-
-
 def random_experiment_id() -> str:
     # MLflow's scheme: 18 random decimal digits with no leading zero.
     digits = str(uuid.uuid4().int)[-EXPERIMENT_ID_WIDTH:]
     return str(random.randint(1, 9)) + digits[1:] if digits[0] == "0" else digits
 
 
-def random_run_name() -> str:
-    return f"{random.choice(_PREDICATES)}-{random.choice(_NOUNS)}-{random.randint(0, 1000)}"
-
-
-def metric_line(metric: Metric) -> str:
+def metric_line(metric: entities.Metric) -> str:
     return f"{metric.timestamp} {float(metric.value)!r} {metric.step}\n"
 
 
-def parse_metric_lines(text: str, key: str) -> list[Metric]:
+def parse_metric_lines(text: str, key: str) -> list[entities.Metric]:
     """Complete lines only: a trailing line without its newline is still being
     written by someone and is skipped."""
     lines = text.split("\n")
@@ -150,7 +125,7 @@ def parse_metric_lines(text: str, key: str) -> list[Metric]:
             )
         try:
             metrics.append(
-                Metric(
+                entities.Metric(
                     key, float(fields[1]), int(fields[0]), int(fields[2]) if len(fields) > 2 else 0
                 )
             )
@@ -161,19 +136,22 @@ def parse_metric_lines(text: str, key: str) -> list[Metric]:
     return metrics
 
 
-def latest_metric_value(metrics: list[Metric]) -> float:
+def latest_metric_value(metrics: list[entities.Metric]) -> float:
     return max(metrics, key=lambda m: (m.step, m.timestamp, m.value)).value
 
 
 class FileBackend(FileRegistryMixin, TrackingBackend):
-    def __init__(self, uri: str):
+    def __init__(self, uri: str, fsync: bool = False):
+        """`fsync`: make every rewrite durable before it becomes visible
+        (slower; MLflow's file store does not)."""
         self.uri = str(uri)
+        self.fsync = fsync
         self.root = root_from_uri(uri)
         self.root_uri = path_to_file_uri(self.root)
         self.trash = os.path.join(self.root, TRASH)
         self.models_dir = os.path.join(self.root, MODELS)
         # run_id -> (run dir, meta.yaml path, (ino, size, mtime_ns) of it, RunInfo)
-        self._runs: dict[str, tuple[str, str, tuple, RunInfo]] = {}
+        self._runs: dict[str, tuple[str, str, tuple, entities.RunInfo]] = {}
         # Metric keys already validated; the hot path skips re-checking them.
         self._valid_metric_keys: set[str] = set()
         self._lock = threading.Lock()
@@ -202,7 +180,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
         os.makedirs(exp_dir, exist_ok=True)
         ts = now_ms()
         meta = self._experiment_meta(DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, None, ts)
-        create_file_once(os.path.join(exp_dir, META), dump_yaml(meta))
+        self._create_once(os.path.join(exp_dir, META), dump_yaml(meta))
 
     def _experiment_meta(self, exp_id: str, name: str, location: str | None, ts: int) -> dict:
         return {
@@ -217,6 +195,12 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
             "workspace": "default",
         }
 
+    def _replace(self, path: str, data: bytes | str, tmp_dir: str | None = None) -> None:
+        replace_file(path, data, tmp_dir, fsync=self.fsync)
+
+    def _create_once(self, path: str, data: bytes | str, tmp_dir: str | None = None) -> bool:
+        return create_file_once(path, data, tmp_dir, fsync=self.fsync)
+
     def _lock_for(self, directory: str) -> FileLock:
         # The lock file sits in the entity's own directory, where MLflow never
         # looks for keys.
@@ -230,8 +214,6 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
             VIEW_DELETED: [self.trash],
             VIEW_ALL: [self.root, self.trash],
         }
-        if view not in bases:
-            raise InvalidInput(f"Invalid view '{view}'; use one of active, deleted, all.")
         for base in bases[view]:
             try:
                 entries = list(os.scandir(base))
@@ -260,7 +242,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
             "Check the id, or list experiments to find the right one."
         )
 
-    def _read_experiment(self, exp_dir: str, with_tags: bool = True) -> Experiment | None:
+    def _read_experiment(self, exp_dir: str, with_tags: bool = True) -> entities.Experiment | None:
         text = read_text(os.path.join(exp_dir, META))
         if not text:
             return None
@@ -271,7 +253,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
         if exp_id != os.path.basename(exp_dir):
             return None  # MLflow ignores an experiment whose folder disagrees
         tags = read_values(os.path.join(exp_dir, TAGS)) if with_tags else {}
-        return Experiment(
+        return entities.Experiment(
             experiment_id=exp_id,
             name=meta.get("name"),
             artifact_location=meta.get("artifact_location"),
@@ -281,7 +263,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
             tags=tags,
         )
 
-    def _experiment_meta_dict(self, exp: Experiment) -> dict:
+    def _experiment_meta_dict(self, exp: entities.Experiment) -> dict:
         meta = self._experiment_meta(
             exp.experiment_id, exp.name, exp.artifact_location, exp.creation_time or now_ms()
         )
@@ -290,22 +272,8 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
         return meta
 
     def create_experiment(self, name, artifact_location=None, tags=None) -> str:
-        validation.validate_experiment_name(name)
-        tag_items = [validation.validate_tag(k, v) for k, v in (tags or {}).items()]
-        for key, value in tag_items:
-            self._check_experiment_tag_value(key, value)
-        if artifact_location:
-            location = str(artifact_location)
-            if location.startswith("runs:"):
-                raise InvalidInput(f"Artifact location cannot be a runs:/ URI. Given: '{location}'")
-            if len(location) > 2048:
-                raise InvalidInput(
-                    "Artifact location is longer than 2048 characters; use a shorter path."
-                )
-            if not urlparse(location).scheme or len(urlparse(location).scheme) == 1:
-                location = path_to_file_uri(location)
-        else:
-            location = None
+        tag_items = [(validation.validate_key(k, "tag key"), v) for k, v in (tags or {}).items()]
+        location = artifact_location or None
         # The name check and the creation are one step for every process.
         with self._lock_for(self.root):
             existing = self.get_experiment_by_name(name)
@@ -329,18 +297,18 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
                 except FileExistsError:
                     continue
             for key, value in tag_items:
-                replace_file(os.path.join(exp_dir, TAGS, key), value, tmp_dir=exp_dir)
+                self._replace(os.path.join(exp_dir, TAGS, key), value, tmp_dir=exp_dir)
             meta = self._experiment_meta(exp_id, name, location, now_ms())
-            replace_file(os.path.join(exp_dir, META), dump_yaml(meta))
+            self._replace(os.path.join(exp_dir, META), dump_yaml(meta))
         return exp_id
 
-    def get_experiment(self, experiment_id) -> Experiment:
+    def get_experiment(self, experiment_id) -> entities.Experiment:
         exp = self._read_experiment(self._find_experiment_dir(experiment_id))
         if exp is None:
             raise NotFound(f"Could not find experiment with ID {experiment_id}.")
         return exp
 
-    def get_experiment_by_name(self, name) -> Experiment | None:
+    def get_experiment_by_name(self, name) -> entities.Experiment | None:
         for _, exp_dir in self._experiment_dirs(VIEW_ALL):
             exp = self._read_experiment(exp_dir, with_tags=False)
             if exp is not None and exp.name == name:
@@ -348,7 +316,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
                 return exp
         return None
 
-    def list_experiments(self, view=VIEW_ACTIVE) -> list[Experiment]:
+    def list_experiments(self, view=VIEW_ACTIVE) -> list[entities.Experiment]:
         experiments = []
         for _, exp_dir in self._experiment_dirs(view):
             exp = self._read_experiment(exp_dir)
@@ -357,7 +325,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
         experiments.sort(key=lambda e: (-(e.creation_time or 0), e.experiment_id))
         return experiments
 
-    def _rewrite_experiment(self, exp_dir: str, **changes) -> Experiment:
+    def _rewrite_experiment(self, exp_dir: str, **changes) -> entities.Experiment:
         with self._lock_for(exp_dir):
             exp = self._read_experiment(exp_dir, with_tags=False)
             if exp is None:
@@ -365,16 +333,11 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
             for field, value in changes.items():
                 setattr(exp, field, value)
             exp.last_update_time = now_ms()
-            replace_file(os.path.join(exp_dir, META), dump_yaml(self._experiment_meta_dict(exp)))
+            self._replace(os.path.join(exp_dir, META), dump_yaml(self._experiment_meta_dict(exp)))
         return exp
 
     def delete_experiment(self, experiment_id) -> None:
         experiment_id = str(experiment_id)
-        if experiment_id == DEFAULT_EXPERIMENT_ID:
-            raise InvalidInput(
-                "Cannot delete the default experiment '0'. "
-                "This is an internally reserved experiment."
-            )
         exp_dir = self._find_experiment_dir(experiment_id)
         if os.path.dirname(exp_dir) == self.trash:
             raise InvalidState(
@@ -412,16 +375,8 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
             self._rewrite_run_meta(run_dir, lifecycle_stage=ACTIVE, deleted_time=None)
         self._forget_runs()
 
-    def _check_experiment_tag_value(self, key: str, value: str) -> None:
-        if len(value) > MAX_EXPERIMENT_TAG_VALUE:
-            raise InvalidInput(
-                f"Experiment tag '{key}' is longer than {MAX_EXPERIMENT_TAG_VALUE} characters; "
-                "shorten it."
-            )
-
     def set_experiment_tag(self, experiment_id, key, value) -> None:
-        key, value = validation.validate_key(key, "tag key"), "" if value is None else str(value)
-        self._check_experiment_tag_value(key, value)
+        validation.validate_key(key, "tag key")  # a file name: see base.py
         exp_dir = self._find_experiment_dir(str(experiment_id))
         exp = self._read_experiment(exp_dir, with_tags=False)
         if exp is None or exp.lifecycle_stage != ACTIVE:
@@ -430,7 +385,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
                 "to set tags. "
                 "Restore it first."
             )
-        replace_file(os.path.join(exp_dir, TAGS, key), value, tmp_dir=exp_dir)
+        self._replace(os.path.join(exp_dir, TAGS, key), value, tmp_dir=exp_dir)
 
     # ------------------------------------------------------------------- runs
     def _run_dirs(self, exp_dir: str) -> list[str]:
@@ -466,7 +421,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
             f"Run '{run_id}' not found. Check the run id (runs are listed by search_runs)."
         )
 
-    def _run_info_from_meta(self, run_dir: str, meta: dict) -> RunInfo:
+    def _run_info_from_meta(self, run_dir: str, meta: dict) -> entities.RunInfo:
         run_id = os.path.basename(run_dir)
         exp_id = str(meta.get("experiment_id"))
         if meta.get("run_id") != run_id or exp_id != os.path.basename(os.path.dirname(run_dir)):
@@ -474,12 +429,12 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
                 f"Run '{run_id}' metadata is in invalid state: its meta.yaml names run "
                 f"{meta.get('run_id')!r} of experiment {exp_id!r}. Move it back or fix the file."
             )
-        return RunInfo(
+        return entities.RunInfo(
             run_id=run_id,
             experiment_id=exp_id,
             run_name=meta.get("run_name") or "",
             user_id=meta.get("user_id") or "",
-            status=RunStatus(meta.get("status") or RunStatus.RUNNING),
+            status=entities.RunStatus(meta.get("status") or entities.RunStatus.RUNNING),
             start_time=meta.get("start_time"),
             end_time=meta.get("end_time"),
             artifact_uri=meta.get("artifact_uri"),
@@ -490,7 +445,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
         text = read_text(os.path.join(run_dir, META))
         return load_yaml(text) if text else None
 
-    def _cached_run(self, run_id: str) -> tuple[str, RunInfo]:
+    def _cached_run(self, run_id: str) -> tuple[str, entities.RunInfo]:
         """Run dir and info, validated by one stat of meta.yaml when cached."""
         entry = self._runs.get(run_id)
         if entry is not None:
@@ -554,12 +509,12 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
             )
             if "run_name" in changes:
                 tag_path = os.path.join(run_dir, TAGS, RUN_NAME_TAG)
-                replace_file(tag_path, changes["run_name"], tmp_dir=run_dir)
-            replace_file(os.path.join(run_dir, META), dump_yaml(meta))
+                self._replace(tag_path, changes["run_name"], tmp_dir=run_dir)
+            self._replace(os.path.join(run_dir, META), dump_yaml(meta))
             self._runs.pop(os.path.basename(run_dir), None)
         return meta
 
-    def create_run(self, experiment_id, user_id, start_time, run_name, tags=()) -> Run:
+    def create_run(self, experiment_id, user_id, start_time, run_name, tags=()) -> entities.Run:
         experiment_id = str(experiment_id)
         exp = self.get_experiment(experiment_id)
         if exp.lifecycle_stage != ACTIVE:
@@ -567,17 +522,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
                 f"Could not create run under non-active experiment with ID {experiment_id}. "
                 "Restore the experiment or use another one."
             )
-        tag_map = {}
-        for tag in tags or ():
-            key, value = validation.validate_tag(tag.key, tag.value)
-            tag_map[key] = value
-        tag_name = tag_map.get(RUN_NAME_TAG)
-        if run_name and tag_name is not None and tag_name != run_name:
-            raise InvalidInput(
-                "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with "
-                f"different values (run_name='{run_name}', mlflow.runName='{tag_name}')."
-            )
-        run_name = run_name or tag_name or random_run_name()
+        tag_map = {validation.validate_key(t.key, "tag key"): t.value for t in tags}
         tag_map[RUN_NAME_TAG] = run_name
         run_id = uuid.uuid4().hex
         exp_dir = os.path.join(self.root, experiment_id)
@@ -586,14 +531,14 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
         for sub in (METRICS, PARAMS, ARTIFACTS, TAGS):
             os.mkdir(os.path.join(run_dir, sub))
         for key, value in tag_map.items():
-            replace_file(os.path.join(run_dir, TAGS, key), value, tmp_dir=run_dir)
-        start_time = int(start_time if start_time is not None else now_ms())
-        info = RunInfo(
+            self._replace(os.path.join(run_dir, TAGS, key), value, tmp_dir=run_dir)
+        start_time = int(start_time)
+        info = entities.RunInfo(
             run_id=run_id,
             experiment_id=experiment_id,
             run_name=run_name,
-            user_id=user_id or "unknown",
-            status=RunStatus.RUNNING,
+            user_id=user_id,
+            status=entities.RunStatus.RUNNING,
             start_time=start_time,
             end_time=None,
             artifact_uri=f"{exp.artifact_location}/{run_id}/{ARTIFACTS}",
@@ -608,13 +553,13 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
             "run_id": run_id,
             "run_name": run_name,
             "start_time": start_time,
-            "status": int(RunStatus.RUNNING),
+            "status": int(entities.RunStatus.RUNNING),
             "user_id": info.user_id,
             **_LEGACY_RUN_FIELDS,
         }
         # meta.yaml last: until it exists, readers skip the directory.
-        replace_file(os.path.join(run_dir, META), dump_yaml(meta))
-        return Run(info, RunData(tags=dict(tag_map)))
+        self._replace(os.path.join(run_dir, META), dump_yaml(meta))
+        return entities.Run(info, entities.RunData(tags=dict(tag_map)))
 
     def _read_latest_metrics(self, run_dir: str, keys=None) -> dict[str, float]:
         metrics_dir = os.path.join(run_dir, METRICS)
@@ -627,17 +572,17 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
                     latest[key] = latest_metric_value(history)
         return latest
 
-    def _load_run(self, run_dir: str, info: RunInfo) -> Run:
-        data = RunData(
+    def _load_run(self, run_dir: str, info: entities.RunInfo) -> entities.Run:
+        data = entities.RunData(
             metrics=self._read_latest_metrics(run_dir),
             params=read_values(os.path.join(run_dir, PARAMS)),
             tags=read_values(os.path.join(run_dir, TAGS)),
         )
         if not info.run_name:
             info.run_name = data.tags.get(RUN_NAME_TAG, "")
-        return Run(info, data)
+        return entities.Run(info, data)
 
-    def get_run(self, run_id) -> Run:
+    def get_run(self, run_id) -> entities.Run:
         # The cache only locates the run; its meta is read fresh so that a
         # change by another process is never missed.
         run_dir, _ = self._cached_run(run_id)
@@ -650,11 +595,11 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
             raise NotFound(f"Run '{run_id}' not found.")
         return self._load_run(run_dir, self._run_info_from_meta(run_dir, meta))
 
-    def update_run(self, run_id, status=None, end_time=None, run_name=None) -> RunInfo:
+    def update_run(self, run_id, status=None, end_time=None, run_name=None) -> entities.RunInfo:
         run_dir = self._active_run_dir(run_id)
         changes = {}
         if status is not None:
-            changes["status"] = int(RunStatus.parse(status))
+            changes["status"] = int(entities.RunStatus.parse(status))
         if end_time is not None:
             changes["end_time"] = int(end_time)
         if run_name:
@@ -673,7 +618,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
     # ---------------------------------------------------------------- logging
     def _write_param(self, run_dir: str, run_id: str, key: str, value: str) -> None:
         path = os.path.join(run_dir, PARAMS, key)
-        if create_file_once(path, value, tmp_dir=run_dir):
+        if self._create_once(path, value, tmp_dir=run_dir):
             return
         old = read_text(path)
         if old != value:
@@ -683,55 +628,42 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
         if key == RUN_NAME_TAG:  # the name lives in meta.yaml too
             self._rewrite_run_meta(run_dir, run_name=value)
         else:
-            replace_file(os.path.join(run_dir, TAGS, key), value, tmp_dir=run_dir)
+            self._replace(os.path.join(run_dir, TAGS, key), value, tmp_dir=run_dir)
 
     def log_batch(self, run_id, metrics=(), params=(), tags=()) -> None:
-        metrics, params, tags = list(metrics or ()), list(params or ()), list(tags or ())
-        _check_batch_limits(metrics, params, tags)
-        checked_metrics = [
-            validation.validate_metric(m.key, m.value, m.timestamp, m.step) for m in metrics
-        ]
-        checked_params = [validation.validate_param(p.key, p.value) for p in params]
-        checked_tags = [validation.validate_tag(t.key, t.value) for t in tags]
-        keys = [k for k, _ in checked_params]
-        if len(set(keys)) != len(keys):
-            dupes = sorted({k for k in keys if keys.count(k) > 1})
-            raise InvalidInput(
-                f"Duplicate parameter keys have been submitted: {dupes}. Please ensure the request "
-                "contains only one param value per param key."
-            )
+        for what, items in (("metric key", metrics), ("param key", params), ("tag key", tags)):
+            for item in items:
+                validation.validate_key(item.key, what)  # file names: see base.py
         run_dir = self._active_run_dir(run_id)
         # Refuse a changed param before anything of the batch is written.
-        for key, value in checked_params:
-            old = read_text(os.path.join(run_dir, PARAMS, key))
-            if old is not None and old != value:
-                raise _param_changed(key, old, value, run_id)
-        for key, value in checked_params:
-            self._write_param(run_dir, run_id, key, value)
+        for param in params:
+            old = read_text(os.path.join(run_dir, PARAMS, param.key))
+            if old is not None and old != param.value:
+                raise _param_changed(param.key, old, param.value, run_id)
+        for param in params:
+            self._write_param(run_dir, run_id, param.key, param.value)
         lines: dict[str, list[str]] = {}
-        for key, value, timestamp, step in checked_metrics:
-            lines.setdefault(key, []).append(f"{timestamp} {value!r} {step}\n")
+        for m in metrics:
+            lines.setdefault(m.key, []).append(metric_line(m))
         for key, key_lines in lines.items():
             append_bytes(os.path.join(run_dir, METRICS, key), "".join(key_lines).encode("utf-8"))
-        for key, value in checked_tags:
-            self._write_tag(run_dir, key, value)
+        for tag in tags:
+            self._write_tag(run_dir, tag.key, tag.value)
 
-    def log_metric(self, run_id, metric: Metric) -> None:
-        key, value, timestamp, step = validation.validate_metric(
-            metric.key, metric.value, metric.timestamp, metric.step
-        )
+    def log_metric(self, run_id, metric: entities.Metric) -> None:
+        if metric.key not in self._valid_metric_keys:
+            validation.validate_key(metric.key, "metric key")  # a file name: see base.py
+            self._valid_metric_keys.add(metric.key)
         run_dir = self._active_run_dir(run_id)
-        append_bytes(
-            os.path.join(run_dir, METRICS, key), f"{timestamp} {value!r} {step}\n".encode()
-        )
+        append_bytes(os.path.join(run_dir, METRICS, metric.key), metric_line(metric).encode())
 
-    def log_param(self, run_id, param: Param) -> None:
-        key, value = validation.validate_param(param.key, param.value)
-        self._write_param(self._active_run_dir(run_id), run_id, key, value)
+    def log_param(self, run_id, param: entities.Param) -> None:
+        validation.validate_key(param.key, "param key")  # a file name: see base.py
+        self._write_param(self._active_run_dir(run_id), run_id, param.key, param.value)
 
-    def set_tag(self, run_id, tag: RunTag) -> None:
-        key, value = validation.validate_tag(tag.key, tag.value)
-        self._write_tag(self._active_run_dir(run_id), key, value)
+    def set_tag(self, run_id, tag: entities.RunTag) -> None:
+        validation.validate_key(tag.key, "tag key")  # a file name: see base.py
+        self._write_tag(self._active_run_dir(run_id), tag.key, tag.value)
 
     def delete_tag(self, run_id, key) -> None:
         validation.validate_key(key, "tag key")
@@ -741,7 +673,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
         except FileNotFoundError:
             raise NotFound(f"No tag with name: {key} in run with id {run_id}") from None
 
-    def get_metric_history(self, run_id, key) -> list[Metric]:
+    def get_metric_history(self, run_id, key) -> list[entities.Metric]:
         validation.validate_key(key, "metric key")
         run_dir, _ = self._cached_run(run_id)
         text = read_text(os.path.join(run_dir, METRICS, key))
@@ -753,19 +685,10 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
     ):
         clauses = run_search.parse_filter(filter_string)
         order_keys = run_search.parse_order_by(order_by)
-        if not isinstance(max_results, int) or not 0 < max_results <= MAX_SEARCH_RESULTS:
-            raise InvalidInput(
-                f"Invalid value {max_results!r} for parameter 'max_results' supplied. "
-                f"It must be a positive integer at most {MAX_SEARCH_RESULTS}."
-            )
-        if view not in (VIEW_ACTIVE, VIEW_DELETED, VIEW_ALL):
-            raise InvalidInput(f"Invalid view '{view}'; use one of active, deleted, all.")
-        if isinstance(experiment_ids, (str, int)):
-            experiment_ids = [experiment_ids]
         needed = run_search.referenced_keys(clauses, order_keys)
         # Clauses on meta.yaml fields are checked before any other file is read.
         early = [c for c in clauses if c.kind == "attribute" and c.key != "run_name"]
-        candidates: list[tuple[str, Run]] = []
+        candidates: list[tuple[str, entities.Run]] = []
         for experiment_id in dict.fromkeys(str(e) for e in experiment_ids):
             try:
                 exp_dir = self._find_experiment_dir(experiment_id)
@@ -781,7 +704,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
 
     def _light_run(
         self, run_dir: str, view: str, needed: dict[str, set[str]], early=()
-    ) -> Run | None:
+    ) -> entities.Run | None:
         """A run with only the metrics, params and tags the search needs, or
         None when it is outside the view or fails an `early` clause."""
         try:
@@ -795,8 +718,8 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
             ACTIVE if view == VIEW_ACTIVE else DELETED
         ):
             return None
-        data = RunData()
-        if early and not run_search.run_matches(Run(info, data), early):
+        data = entities.RunData()
+        if early and not run_search.run_matches(entities.Run(info, data), early):
             return None
         if needed["metric"]:
             data.metrics = self._read_latest_metrics(run_dir, needed["metric"])
@@ -807,7 +730,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
                     target[key] = text
         if not info.run_name and "run_name" in needed["attribute"]:
             info.run_name = read_text(os.path.join(run_dir, TAGS, RUN_NAME_TAG)) or ""
-        return Run(info, data)
+        return entities.Run(info, data)
 
 
 def _param_changed(key: str, old: str | None, new: str, run_id: str) -> InvalidInput:
@@ -816,23 +739,3 @@ def _param_changed(key: str, old: str | None, new: str, run_id: str) -> InvalidI
         f"value='{old}' for run ID='{run_id}'. Attempted logging new value '{new}'. "
         "Log the new value under another key or in a new run."
     )
-
-
-def _check_batch_limits(metrics: Sequence, params: Sequence, tags: Sequence) -> None:
-    limits = (
-        (metrics, validation.MAX_BATCH_METRICS, "metrics"),
-        (params, validation.MAX_BATCH_PARAMS, "params"),
-        (tags, validation.MAX_BATCH_TAGS, "tags"),
-    )
-    for items, limit, what in limits:
-        if len(items) > limit:
-            raise InvalidInput(
-                f"A batch logging request can contain at most {limit} {what}. Got {len(items)} "
-                f"{what}. Please split up {what} across multiple requests and try again."
-            )
-    total = len(metrics) + len(params) + len(tags)
-    if total > validation.MAX_BATCH_METRICS:
-        raise InvalidInput(
-            f"A batch logging request can contain at most {validation.MAX_BATCH_METRICS} metrics, "
-            f"params and tags in total. Got {total}. Split the batch and try again."
-        )

@@ -17,23 +17,19 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 import uuid
+from collections.abc import Callable
 
 from filelock import FileLock
 
 from mlcadence.tracking import validation
-from mlcadence.tracking.backends.atomic import list_files, read_text, read_values, replace_file
+from mlcadence.tracking.backends.atomic import list_files, read_text, read_values
 from mlcadence.tracking.backends.file_yaml import dump_yaml, load_yaml
+from mlcadence.tracking.conventions import now_ms
 from mlcadence.tracking.entities import DELETED_STAGE, ModelVersion, RegisteredModel
 from mlcadence.tracking.errors import AlreadyExists, InvalidInput, NotFound
 
 VERSION_PREFIX = "version-"
-ACTIVE_STAGES = ("Staging", "Production")
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _version_numbers(model_dir: str) -> list[int]:
@@ -48,24 +44,13 @@ def _version_numbers(model_dir: str) -> list[int]:
     return numbers
 
 
-def _registry_tag(key: str, value) -> tuple[str, str]:
-    validation.validate_key(key, "tag key")
-    if value is None:
-        raise InvalidInput(f"Tag value cannot be None (tag '{key}'); pass a string.")
-    value = str(value)
-    if len(value) > validation.MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH:
-        raise InvalidInput(
-            f"Tag '{key}' value exceeds the maximum length of "
-            f"{validation.MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH} characters; shorten it."
-        )
-    return key, value
-
-
 class FileRegistryMixin:
-    """Registry methods of FileBackend; needs `self.root` and `self.models_dir`."""
+    """Registry methods of FileBackend; needs `self.root`, `self.models_dir`
+    and its atomic `_replace`."""
 
     root: str
     models_dir: str
+    _replace: Callable[..., None]
 
     # ----------------------------------------------------------------- paths
     def _model_dir(self, name: str, must_exist: bool = True) -> str:
@@ -88,7 +73,7 @@ class FileRegistryMixin:
         meta["aliases"] = {
             alias: str(version) for alias, version in sorted(self._aliases(model_dir).items())
         }
-        replace_file(os.path.join(model_dir, "meta.yaml"), dump_yaml(meta))
+        self._replace(os.path.join(model_dir, "meta.yaml"), dump_yaml(meta))
 
     def _read_model_meta(self, model_dir: str) -> dict | None:
         text = read_text(os.path.join(model_dir, "meta.yaml"))
@@ -102,7 +87,7 @@ class FileRegistryMixin:
             if meta is None:
                 return None
             meta.update(changes)
-            meta["last_updated_timestamp"] = _now_ms()
+            meta["last_updated_timestamp"] = now_ms()
             self._write_model_meta(model_dir, meta)
             return meta
 
@@ -117,7 +102,7 @@ class FileRegistryMixin:
 
     # -------------------------------------------------------- registered models
     def create_registered_model(self, name, tags=None, description=None) -> RegisteredModel:
-        tag_items = [_registry_tag(k, v) for k, v in (tags or {}).items()]
+        tags = {validation.validate_key(k, "tag key"): v for k, v in (tags or {}).items()}
         model_dir = self._model_dir(name, must_exist=False)
         os.makedirs(self.models_dir, exist_ok=True)
         try:
@@ -127,9 +112,9 @@ class FileRegistryMixin:
                 f"Registered Model (name={name}) already exists. "
                 "Use another name or add a version to it."
             ) from None
-        for key, value in tag_items:
-            replace_file(os.path.join(model_dir, "tags", key), value, tmp_dir=model_dir)
-        ts = _now_ms()
+        for key, value in tags.items():
+            self._replace(os.path.join(model_dir, "tags", key), value, tmp_dir=model_dir)
+        ts = now_ms()
         meta = {
             "creation_timestamp": ts,
             "deployment_job_id": None,
@@ -201,9 +186,9 @@ class FileRegistryMixin:
         shutil.rmtree(graveyard, ignore_errors=True)
 
     def set_registered_model_tag(self, name, key, value) -> None:
-        key, value = _registry_tag(key, value)
+        validation.validate_key(key, "tag key")  # a file name: see base.py
         model_dir = self._model_dir(name)
-        replace_file(os.path.join(model_dir, "tags", key), value, tmp_dir=model_dir)
+        self._replace(os.path.join(model_dir, "tags", key), value, tmp_dir=model_dir)
         self._touch_model(model_dir)
 
     def delete_registered_model_tag(self, name, key) -> None:
@@ -293,8 +278,8 @@ class FileRegistryMixin:
                     f"version={version}) not found"
                 )
             meta.update(changes)
-            meta["last_updated_timestamp"] = _now_ms()
-            replace_file(meta_path, dump_yaml(meta))
+            meta["last_updated_timestamp"] = now_ms()
+            self._replace(meta_path, dump_yaml(meta))
         return self._read_version(model_dir, version)
 
     def _storage_location(self, source: str) -> str:
@@ -317,11 +302,7 @@ class FileRegistryMixin:
     def create_model_version(
         self, name, source, run_id=None, tags=None, description=None
     ) -> ModelVersion:
-        if not source or not isinstance(source, str):
-            raise InvalidInput(
-                "Missing value for required parameter 'source'; pass the model's URI or path."
-            )
-        tag_items = [_registry_tag(k, v) for k, v in (tags or {}).items()]
+        tags = {validation.validate_key(k, "tag key"): v for k, v in (tags or {}).items()}
         model_dir = self._model_dir(name, must_exist=False)
         if not os.path.isdir(model_dir):
             try:
@@ -336,9 +317,9 @@ class FileRegistryMixin:
             except FileExistsError:
                 number += 1
         version_dir = self._version_dir(model_dir, number)
-        for key, value in tag_items:
-            replace_file(os.path.join(version_dir, "tags", key), value, tmp_dir=version_dir)
-        ts = _now_ms()
+        for key, value in tags.items():
+            self._replace(os.path.join(version_dir, "tags", key), value, tmp_dir=version_dir)
+        ts = now_ms()
         mv = ModelVersion(
             name=name,
             version=number,
@@ -348,7 +329,7 @@ class FileRegistryMixin:
             run_id=run_id,
             description=description,
         )
-        replace_file(
+        self._replace(
             os.path.join(version_dir, "meta.yaml"),
             dump_yaml(self._version_meta(mv, self._storage_location(source))),
         )
@@ -397,12 +378,6 @@ class FileRegistryMixin:
         self._touch_model(model_dir)
 
     def transition_model_version_stage(self, name, version, stage, archive_existing_versions=False):
-        stage = validation.canonical_stage(stage)
-        if archive_existing_versions and stage not in ACTIVE_STAGES:
-            raise InvalidInput(
-                "Model version transition cannot archive existing model versions because "
-                f"'{stage}' is not an Active stage. Valid stages are {list(ACTIVE_STAGES)}"
-            )
         model_dir, mv = self._live_version(name, version)
         # One lock for the whole transition, so two concurrent promotions
         # to Production leave exactly one version there.
@@ -416,10 +391,10 @@ class FileRegistryMixin:
         return updated
 
     def set_model_version_tag(self, name, version, key, value) -> None:
-        key, value = _registry_tag(key, value)
+        validation.validate_key(key, "tag key")  # a file name: see base.py
         model_dir, mv = self._live_version(name, version)
         version_dir = self._version_dir(model_dir, mv.version)
-        replace_file(os.path.join(version_dir, "tags", key), value, tmp_dir=version_dir)
+        self._replace(os.path.join(version_dir, "tags", key), value, tmp_dir=version_dir)
         self._touch_model(model_dir)
 
     def delete_model_version_tag(self, name, version, key) -> None:
@@ -437,7 +412,7 @@ class FileRegistryMixin:
     def set_registered_model_alias(self, name, alias, version) -> None:
         validation.validate_alias(alias)
         model_dir, mv = self._live_version(name, version)
-        replace_file(os.path.join(model_dir, "aliases", alias), str(mv.version), tmp_dir=model_dir)
+        self._replace(os.path.join(model_dir, "aliases", alias), str(mv.version), tmp_dir=model_dir)
         self._touch_model(model_dir)
 
     def delete_registered_model_alias(self, name, alias) -> None:

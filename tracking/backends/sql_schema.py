@@ -46,6 +46,29 @@ schema_version = Table(
     Column("version_num", Integer, primary_key=True, autoincrement=False),
 )
 
+
+def _key_value_table(name: str, *owner) -> Table:
+    """A tag or param table: the owner's key columns (and constraints), then
+    the key, which completes the primary key, and the value."""
+    return Table(
+        name,
+        metadata,
+        *owner,
+        Column("key", String(250), primary_key=True),
+        Column("value", Text, nullable=False),
+    )
+
+
+def _metric_point_columns() -> list[Column]:
+    """What one logged metric value is, in history and in the latest table."""
+    return [
+        Column("value", Double),
+        Column("is_nan", Boolean, nullable=False),
+        Column("timestamp", BigInteger, nullable=False),
+        Column("step", BigInteger, nullable=False),
+    ]
+
+
 # -- tracking ---------------------------------------------------------------
 experiments = Table(
     "experiments",
@@ -58,17 +81,14 @@ experiments = Table(
     Column("last_update_time", BigInteger),
 )
 
-experiment_tags = Table(
+experiment_tags = _key_value_table(
     "experiment_tags",
-    metadata,
     Column(
         "experiment_id",
         _AutoId,
         ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
         primary_key=True,
     ),
-    Column("key", String(250), primary_key=True),
-    Column("value", Text, nullable=False),
 )
 
 runs = Table(
@@ -98,22 +118,10 @@ def _run_fk() -> ForeignKey:
     return ForeignKey("runs.run_id", ondelete="CASCADE")
 
 
-params = Table(
-    "params",
-    metadata,
-    # The primary key is what makes params write-once under concurrent writers.
-    Column("run_id", String(32), _run_fk(), primary_key=True),
-    Column("key", String(250), primary_key=True),
-    Column("value", Text, nullable=False),
-)
+# The primary key is what makes params write-once under concurrent writers.
+params = _key_value_table("params", Column("run_id", String(32), _run_fk(), primary_key=True))
 
-tags = Table(
-    "tags",
-    metadata,
-    Column("run_id", String(32), _run_fk(), primary_key=True),
-    Column("key", String(250), primary_key=True),
-    Column("value", Text, nullable=False),
-)
+tags = _key_value_table("tags", Column("run_id", String(32), _run_fk(), primary_key=True))
 
 # Full history, in logging order (seq). NaN is stored as value NULL with
 # is_nan set: SQLite turns NaN into NULL anyway, and NULL gives NaN the
@@ -124,10 +132,7 @@ metrics = Table(
     Column("seq", _AutoId, primary_key=True, autoincrement=True),
     Column("run_id", String(32), _run_fk(), nullable=False),
     Column("key", String(250), nullable=False),
-    Column("value", Double),
-    Column("is_nan", Boolean, nullable=False),
-    Column("timestamp", BigInteger, nullable=False),
-    Column("step", BigInteger, nullable=False),
+    *_metric_point_columns(),
     Index("ix_metrics_run_key", "run_id", "key"),
 )
 
@@ -138,10 +143,7 @@ latest_metrics = Table(
     metadata,
     Column("run_id", String(32), _run_fk(), primary_key=True),
     Column("key", String(250), primary_key=True),
-    Column("value", Double),
-    Column("is_nan", Boolean, nullable=False),
-    Column("timestamp", BigInteger, nullable=False),
-    Column("step", BigInteger, nullable=False),
+    *_metric_point_columns(),
     Index("ix_latest_metrics_key_value", "key", "value"),
 )
 
@@ -187,21 +189,14 @@ model_versions = Table(
     Index("ix_model_versions_stage", "name", "current_stage"),
 )
 
-registered_model_tags = Table(
-    "registered_model_tags",
-    metadata,
-    Column("name", String(256), _model_fk(), primary_key=True),
-    Column("key", String(250), primary_key=True),
-    Column("value", Text, nullable=False),
+registered_model_tags = _key_value_table(
+    "registered_model_tags", Column("name", String(256), _model_fk(), primary_key=True)
 )
 
-model_version_tags = Table(
+model_version_tags = _key_value_table(
     "model_version_tags",
-    metadata,
     Column("name", String(256), primary_key=True),
     Column("version", Integer, primary_key=True, autoincrement=False),
-    Column("key", String(250), primary_key=True),
-    Column("value", Text, nullable=False),
     ForeignKeyConstraint(
         ["name", "version"], ["model_versions.name", "model_versions.version"], ondelete="CASCADE"
     ),
