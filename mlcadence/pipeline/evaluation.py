@@ -25,7 +25,6 @@ METRIC_NAMES: tuple[str, ...] = (
     "baseline_accuracy",
     "accuracy_over_baseline",
 )
-DEFAULT_GATE_METRIC = "accuracy"
 
 
 @dataclass
