@@ -18,9 +18,21 @@ from typing import Any
 
 import typer
 
-from mlcadence.pipeline.errors import PipelineError
+from mlcadence.errors import MlcadenceError
+from mlcadence.flows.parameters import (
+    CommonParameters,
+    EstimatorParameters,
+    Parameters,
+    RetrainingParameters,
+    SweepParameters,
+)
 
-MODEL_CHOICES = "random_forest | logistic_regression | gradient_boosting"
+# Each command's flow, imported only when run (it brings in Prefect).
+FLOWS = {
+    "training": "mlcadence.flows.training",
+    "retraining": "mlcadence.flows.retraining",
+    "sweep": "mlcadence.flows.sweep",
+}
 
 
 def register(app: typer.Typer) -> None:
@@ -30,20 +42,35 @@ def register(app: typer.Typer) -> None:
     app.command("sweep")(sweep)
 
 
+def option(model: type[Parameters], field: str, *flags: str, default: Any = None) -> Any:
+    """A typer option whose default and help are the parameter model's field:
+    the flows, the UI's run form and `--help` say the same thing."""
+    declared = model.model_fields[field]
+    value = declared.default if default is None else default
+    return typer.Option(value, *flags, help=declared.description)
+
+
 # -- options shared by the three commands ----------------------------------------
-SourceOpt = typer.Option(
-    "synthetic:42", "--source", "-s", help="fred:SERIES | csv:PATH_OR_URL | synthetic:SEED"
-)
-StartOpt = typer.Option(None, "--start", help="First day, YYYY-MM-DD")
-EndOpt = typer.Option(None, "--end", help="Last day, YYYY-MM-DD")
-SplitOpt = typer.Option("time", "--split", help="time (no look-ahead) | random (the book's)")
-TestSizeOpt = typer.Option(0.25, "--test-size", help="Share of samples in the test set")
-RegisterOpt = typer.Option("stockpred", "--register-as", help="Registered model name")
+SourceOpt = option(CommonParameters, "source", "--source", "-s")
+StartOpt = option(CommonParameters, "start", "--start")
+EndOpt = option(CommonParameters, "end", "--end")
+SplitOpt = option(CommonParameters, "split", "--split")
+TestSizeOpt = option(CommonParameters, "test_size", "--test-size")
+RegisterOpt = option(CommonParameters, "register_as", "--register-as")
 NoRegisterOpt = typer.Option(False, "--no-register", help="Log the run only; register nothing")
-MetricOpt = typer.Option("accuracy", "--metric", help="Metric the promotion gate compares")
-MinImpOpt = typer.Option(0.0, "--min-improvement", help="Challenger must beat champion by this")
-ExperimentOpt = typer.Option("stockpred", "--experiment", "-e", help="Tracking experiment")
-RefreshOpt = typer.Option(False, "--refresh-data", help="Ignore cached data; fetch again")
+MetricOpt = option(CommonParameters, "metric", "--metric")
+MinImpOpt = option(CommonParameters, "min_improvement", "--min-improvement")
+ExperimentOpt = option(CommonParameters, "experiment", "--experiment", "-e")
+RefreshOpt = option(CommonParameters, "refresh_data", "--refresh-data")
+WindowOpt = option(EstimatorParameters, "window", "--window", "-w")
+ModelOpt = option(EstimatorParameters, "model", "--model", "-m")
+ParamOpt = typer.Option(
+    [],
+    "--param",
+    "-p",
+    help="Hyperparameter KEY=VALUE (repeatable): overrides the estimator's defaults",
+)
+NoPromoteOpt = typer.Option(False, "--no-promote", help="Register as challenger; skip the gate")
 JsonOpt = typer.Option(False, "--json", help="Print the result as JSON")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="Hide progress; print the summary only")
 
@@ -52,20 +79,16 @@ def train(
     source: str = SourceOpt,
     start: str = StartOpt,
     end: str = EndOpt,
-    window: int = typer.Option(14, "--window", "-w", help="Past days used as features"),
+    window: int = WindowOpt,
     split: str = SplitOpt,
     test_size: float = TestSizeOpt,
-    model: str = typer.Option("random_forest", "--model", "-m", help=MODEL_CHOICES),
-    param: list[str] = typer.Option(
-        [], "--param", "-p", help="Hyperparameter KEY=VALUE (repeatable)"
-    ),
+    model: str = ModelOpt,
+    param: list[str] = ParamOpt,
     register_as: str = RegisterOpt,
     no_register: bool = NoRegisterOpt,
     metric: str = MetricOpt,
     min_improvement: float = MinImpOpt,
-    no_promote: bool = typer.Option(
-        False, "--no-promote", help="Register as challenger; skip the gate"
-    ),
+    no_promote: bool = NoPromoteOpt,
     experiment: str = ExperimentOpt,
     refresh_data: bool = RefreshOpt,
     as_json: bool = JsonOpt,
@@ -89,26 +112,23 @@ def train(
         experiment=experiment,
         refresh_data=refresh_data,
     )
-    result = _run_flow("mlcadence.flows.training", "training", parameters, quiet)
-    _print_result(result, as_json)
+    _print_result(_run_flow("training", parameters, quiet), as_json)
 
 
 def retrain(
     source: str = SourceOpt,
     start: str = StartOpt,
     end: str = EndOpt,
-    window: int = typer.Option(14, "--window", "-w"),
+    window: int = WindowOpt,
     split: str = SplitOpt,
     test_size: float = TestSizeOpt,
-    model: str = typer.Option("random_forest", "--model", "-m", help=MODEL_CHOICES),
-    param: list[str] = typer.Option([], "--param", "-p", help="Hyperparameter KEY=VALUE"),
-    register_as: str = RegisterOpt,
+    model: str = ModelOpt,
+    param: list[str] = ParamOpt,
+    register_as: str = option(RetrainingParameters, "register_as", "--register-as"),
     metric: str = MetricOpt,
     min_improvement: float = MinImpOpt,
     experiment: str = ExperimentOpt,
-    deploy: str = typer.Option(
-        "event", "--deploy", help="event (the deploy deployment's trigger) | inline | off"
-    ),
+    deploy: str = option(RetrainingParameters, "deploy", "--deploy"),
     as_json: bool = JsonOpt,
     quiet: bool = QuietOpt,
 ) -> None:
@@ -129,17 +149,24 @@ def retrain(
         refresh_data=True,
         deploy=deploy,
     )
-    result = _run_flow("mlcadence.flows.retraining", "retraining", parameters, quiet)
-    _print_result(result, as_json)
+    _print_result(_run_flow("retraining", parameters, quiet), as_json)
 
 
 def sweep(
     source: str = SourceOpt,
     start: str = StartOpt,
     end: str = EndOpt,
-    windows: str = typer.Option("7,14,28", "--windows", help="Comma-separated windows"),
-    models: str = typer.Option(
-        "random_forest,logistic_regression,gradient_boosting", "--models", help="Comma-separated"
+    windows: str = option(
+        SweepParameters,
+        "windows",
+        "--windows",
+        default=",".join(map(str, SweepParameters.model_fields["windows"].default)),
+    ),
+    models: str = option(
+        SweepParameters,
+        "models",
+        "--models",
+        default=",".join(SweepParameters.model_fields["models"].default),
     ),
     split: str = SplitOpt,
     test_size: float = TestSizeOpt,
@@ -152,7 +179,8 @@ def sweep(
     as_json: bool = JsonOpt,
     quiet: bool = QuietOpt,
 ) -> None:
-    """Train every window × model candidate in parallel; register and gate the best."""
+    """Train every window × model candidate in parallel; register and gate the best.
+    --windows and --models are comma-separated."""
     try:
         window_list = [int(w) for w in windows.split(",") if w.strip()]
     except ValueError:
@@ -171,8 +199,7 @@ def sweep(
         experiment=experiment,
         refresh_data=refresh_data,
     )
-    result = _run_flow("mlcadence.flows.sweep", "sweep", parameters, quiet)
-    _print_result(result, as_json)
+    _print_result(_run_flow("sweep", parameters, quiet), as_json)
 
 
 # -- running a flow from the terminal --------------------------------------------
@@ -191,7 +218,7 @@ def _hyperparameters(pairs: list[str]) -> dict[str, Any]:
     return parsed
 
 
-def _run_flow(module: str, name: str, parameters: dict[str, Any], quiet: bool):
+def _run_flow(name: str, parameters: dict[str, Any], quiet: bool):
     # Offline-friendly default: Prefect's server otherwise tries to send
     # telemetry on start and logs a failure on every run without a network.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -218,21 +245,19 @@ def _run_flow(module: str, name: str, parameters: dict[str, Any], quiet: bool):
 
     from prefect.exceptions import ParameterTypeError
 
-    from mlcadence.tracking.errors import TrackingError
-
     _keep_tracebacks_out_of_progress()
-    flow = getattr(importlib.import_module(module), name)
+    flow = getattr(importlib.import_module(FLOWS[name]), name)
     if temporary_server is not None:
         temporary_server.join()
     try:
         return asyncio.run(flow(**parameters))
-    except (PipelineError, TrackingError) as exc:
-        _fail(exc.message)
+    except MlcadenceError:
+        raise  # the CLI's one handler prints it and exits with the family's status
     except ParameterTypeError as exc:
         _fail(" ".join(line.strip(" -") for line in str(exc).splitlines()))
     except KeyboardInterrupt:
         _fail("interrupted; the tracking run was marked KILLED", code=130)
-    except Exception as exc:  # anything else still gets one line, not a traceback
+    except Exception as exc:  # anything unexpected still gets one line, not a traceback
         _fail(f"{type(exc).__name__}: {exc}")
 
 
@@ -268,9 +293,7 @@ class _WithoutExpectedTracebacks(logging.Formatter):
         self.inner = inner or logging.Formatter()
 
     def format(self, record: logging.LogRecord) -> str:
-        from mlcadence.tracking.errors import TrackingError
-
-        if record.exc_info and isinstance(record.exc_info[1], (PipelineError, TrackingError)):
+        if record.exc_info and isinstance(record.exc_info[1], MlcadenceError):
             saved = record.exc_info, record.exc_text
             record.exc_info, record.exc_text = None, None
             try:
