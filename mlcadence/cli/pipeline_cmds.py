@@ -25,6 +25,7 @@ from mlcadence.flows.parameters import (
     Parameters,
     RetrainingParameters,
     SweepParameters,
+    TrainingParameters,
 )
 
 # Each command's flow, imported only when run (it brings in Prefect).
@@ -42,12 +43,30 @@ def register(app: typer.Typer) -> None:
     app.command("sweep")(sweep)
 
 
-def option(model: type[Parameters], field: str, *flags: str, default: Any = None) -> Any:
+def option(model: type[Parameters], field: str, *flags: str) -> Any:
     """A typer option whose default and help are the parameter model's field:
     the flows, the UI's run form and `--help` say the same thing."""
     declared = model.model_fields[field]
-    value = declared.default if default is None else default
-    return typer.Option(value, *flags, help=declared.description)
+    return typer.Option(declared.default, *flags, help=declared.description)
+
+
+def comma_option(model: type[Parameters], field: str, flag: str) -> Any:
+    """`option` for a list field, given on the command line as `a,b,c`."""
+    declared = model.model_fields[field]
+    return typer.Option(
+        ",".join(map(str, declared.default)),
+        flag,
+        help=f"{declared.description}, comma-separated",
+    )
+
+
+def flow_parameters(
+    model: type[Parameters], options: dict[str, Any], **cli_forms: Any
+) -> dict[str, Any]:
+    """The flow's parameters from a command's `locals()`: every option named
+    like a field of `model`, then the fields the command line spells its own
+    way (`--param`, `--no-register`, comma lists)."""
+    return {name: options[name] for name in model.model_fields if name in options} | cli_forms
 
 
 # -- options shared by the three commands ----------------------------------------
@@ -96,21 +115,12 @@ def train(
 ) -> None:
     """Run the training pipeline: acquire → validate → prepare → train →
     evaluate → log → register → promote."""
-    parameters = dict(
-        source=source,
-        start=start,
-        end=end,
-        window=window,
-        split=split,
-        test_size=test_size,
-        model=model,
+    parameters = flow_parameters(
+        TrainingParameters,
+        locals(),
         hyperparameters=_hyperparameters(param),
         register_as=None if no_register else register_as,
-        metric=metric,
-        min_improvement=min_improvement,
         promote=not no_promote,
-        experiment=experiment,
-        refresh_data=refresh_data,
     )
     _print_result(_run_flow("training", parameters, quiet), as_json)
 
@@ -133,21 +143,8 @@ def retrain(
     quiet: bool = QuietOpt,
 ) -> None:
     """Retrain on fresh data, gate, and deploy a new champion."""
-    parameters = dict(
-        source=source,
-        start=start,
-        end=end,
-        window=window,
-        split=split,
-        test_size=test_size,
-        model=model,
-        hyperparameters=_hyperparameters(param),
-        register_as=register_as,
-        metric=metric,
-        min_improvement=min_improvement,
-        experiment=experiment,
-        refresh_data=True,
-        deploy=deploy,
+    parameters = flow_parameters(
+        RetrainingParameters, locals(), hyperparameters=_hyperparameters(param)
     )
     _print_result(_run_flow("retraining", parameters, quiet), as_json)
 
@@ -156,18 +153,8 @@ def sweep(
     source: str = SourceOpt,
     start: str = StartOpt,
     end: str = EndOpt,
-    windows: str = option(
-        SweepParameters,
-        "windows",
-        "--windows",
-        default=",".join(map(str, SweepParameters.model_fields["windows"].default)),
-    ),
-    models: str = option(
-        SweepParameters,
-        "models",
-        "--models",
-        default=",".join(SweepParameters.model_fields["models"].default),
-    ),
+    windows: str = comma_option(SweepParameters, "windows", "--windows"),
+    models: str = comma_option(SweepParameters, "models", "--models"),
     split: str = SplitOpt,
     test_size: float = TestSizeOpt,
     register_as: str = RegisterOpt,
@@ -179,25 +166,13 @@ def sweep(
     as_json: bool = JsonOpt,
     quiet: bool = QuietOpt,
 ) -> None:
-    """Train every window × model candidate in parallel; register and gate the best.
-    --windows and --models are comma-separated."""
-    try:
-        window_list = [int(w) for w in windows.split(",") if w.strip()]
-    except ValueError:
-        _fail(f"--windows must be integers separated by commas, got {windows!r}")
-    parameters = dict(
-        source=source,
-        start=start,
-        end=end,
-        windows=window_list,
-        models=[m.strip() for m in models.split(",") if m.strip()],
-        split=split,
-        test_size=test_size,
+    """Train every window × model candidate in parallel; register and gate the best."""
+    parameters = flow_parameters(
+        SweepParameters,
+        locals(),
+        windows=_comma_separated(windows, int, "--windows"),
+        models=_comma_separated(models, str, "--models"),
         register_as=None if no_register else register_as,
-        metric=metric,
-        min_improvement=min_improvement,
-        experiment=experiment,
-        refresh_data=refresh_data,
     )
     _print_result(_run_flow("sweep", parameters, quiet), as_json)
 
@@ -216,6 +191,13 @@ def _hyperparameters(pairs: list[str]) -> dict[str, Any]:
         except json.JSONDecodeError:
             parsed[key.strip()] = raw
     return parsed
+
+
+def _comma_separated(text: str, kind: type, flag: str) -> list:
+    try:
+        return [kind(item.strip()) for item in text.split(",") if item.strip()]
+    except ValueError:
+        _fail(f"{flag} must be {kind.__name__} values separated by commas, got {text!r}")
 
 
 def _run_flow(name: str, parameters: dict[str, Any], quiet: bool):

@@ -52,6 +52,29 @@ def test_train_prints_a_summary(store):
     assert "registered cli version 2" in text.stdout and "not promoted" in text.stdout
 
 
+def test_sweep_and_retrain_commands_pass_their_options_to_the_flows(store):
+    swept = CliRunner().invoke(
+        app,
+        ["sweep", "-q", "--json", "--source", "synthetic:8", "--windows", "5,10"]
+        + ["--models", "random_forest", "--register-as", "cli-sweep"],
+    )
+    assert swept.exit_code == 0, swept.output
+    summary = json.loads(swept.stdout[swept.stdout.index("{") :])
+    assert {row["window"] for row in summary["extra"]["candidates"]} == {5, 10}
+    assert summary["registered_name"] == "cli-sweep" and summary["version"] == 1
+    retrained = CliRunner().invoke(
+        app,
+        ["retrain", "-q", "--json", "--source", "synthetic:8", "--register-as", "cli-sweep"]
+        + ["--window", "6", "--deploy", "off"],
+    )
+    assert retrained.exit_code == 0, retrained.output
+    summary = json.loads(retrained.stdout[retrained.stdout.index("{") :])
+    assert summary["params"]["window"] == 6 and summary["version"] == 2
+    assert summary["decision"] is not None  # retraining always gates
+    bad = CliRunner().invoke(app, ["sweep", "-q", "--windows", "5,x"])
+    assert bad.exit_code == 1 and "--windows must be int values" in bad.stderr
+
+
 def run_main(monkeypatch, capsys, *args: str) -> tuple[int, str]:
     """`mlcadence ARGS` through `main()`, the one error handler a terminal
     gets: (exit status, stderr)."""
