@@ -10,14 +10,16 @@ from typing import Literal
 from prefect import flow, get_run_logger
 
 from mlcadence.projects import runner
+from mlcadence.projects.environments import ENV_MANAGERS
+from mlcadence.projects.spec import DEFAULT_ENTRY_POINT
 
-EnvManagerName = Literal["local", "virtualenv", "docker", "conda"]
+EnvManagerName = Literal[tuple(ENV_MANAGERS)]  # type: ignore[valid-type]
 
 
 @flow(name="project")
 def project(
     uri: str,
-    entry_point: str = "main",
+    entry_point: str = DEFAULT_ENTRY_POINT,
     parameters: dict[str, str] | None = None,
     env_manager: EnvManagerName | None = None,
     experiment: str | None = None,

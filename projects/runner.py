@@ -10,7 +10,6 @@ on interrupt.
 from __future__ import annotations
 
 import getpass
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,7 +122,6 @@ def run(
         ("mlflow.source.git.commit", fetched.git_commit),
         ("mlflow.source.git.repoURL", fetched.git_repo_url),
         ("mlflow.source.git.branch", fetched.git_branch),
-        ("mlflow.parentRunId", os.environ.get("MLCADENCE_PARENT_RUN_ID")),
     ):
         if value:
             tags[key] = value

@@ -15,7 +15,8 @@ from prefect.artifacts import (
 )
 
 from mlcadence import tracking
-from mlcadence.pipeline.gate import GateDecision
+from mlcadence.pipeline.promotion import version_score
+from mlcadence.pipeline.results import TrainingResult
 from mlcadence.tracking.errors import NotFound, TrackingError
 
 LEADERBOARD_SIZE = 20
@@ -26,17 +27,17 @@ def artifact_key(*parts: str) -> str:
     return re.sub(r"[^a-z0-9-]+", "-", "-".join(parts).lower()).strip("-")
 
 
-def model_card(
-    name: str,
-    version: int | None,
-    run_id: str,
-    dataset: dict[str, str],
-    params: dict[str, Any],
-    metrics: dict[str, float],
-    decision: GateDecision | None,
-) -> str:
+def model_card(name: str, result: TrainingResult) -> str:
+    """Markdown: where the model is, what it was trained on, how it scored and
+    what the gate decided."""
+    version, run_id, dataset, decision = (
+        result.version,
+        result.run_id,
+        result.dataset,
+        result.decision,
+    )
     title = f"{name} v{version}" if version is not None else f"run {run_id} (not registered)"
-    alias = "champion" if decision and decision.promote else "challenger" if version else "-"
+    alias = "champion" if decision and decision["promote"] else "challenger" if version else "-"
     lines = [
         f"# {title}",
         "",
@@ -50,45 +51,38 @@ def model_card(
         "",
         "| parameter | value |",
         "|---|---|",
-        *(f"| {k} | {v} |" for k, v in params.items()),
+        *(f"| {k} | {v} |" for k, v in result.params.items()),
         "",
         "## Metrics (test set)",
         "",
         "| metric | value |",
         "|---|---|",
-        *(f"| {k} | {v:.4f} |" for k, v in metrics.items()),
+        *(f"| {k} | {v:.4f} |" for k, v in result.metrics.items()),
     ]
     if decision is not None:
-        lines += ["", "## Promotion gate", "", f"**{decision.outcome}**: {decision.reason}"]
+        lines += ["", "## Promotion gate", "", f"**{decision['outcome']}**: {decision['reason']}"]
     return "\n".join(lines) + "\n"
 
 
 @task(name="publish-artifacts")
-def publish(
-    name: str,
-    version: int | None,
-    run_id: str,
-    dataset: dict[str, str],
-    params: dict[str, Any],
-    metrics: dict[str, float],
-    decision: GateDecision | None,
-    model_uri: str,
-) -> None:
+def publish(name: str, result: TrainingResult) -> None:
+    """The run's metrics table, model card and model link, keyed by `name`."""
     create_table_artifact(
-        table=[{"metric": k, "value": round(v, 6)} for k, v in metrics.items()],
+        table=[{"metric": k, "value": round(v, 6)} for k, v in result.metrics.items()],
         key=artifact_key(name, "metrics"),
-        description=f"Test-set metrics of run {run_id}",
+        description=f"Test-set metrics of run {result.run_id}",
     )
     create_markdown_artifact(
-        markdown=model_card(name, version, run_id, dataset, params, metrics, decision),
+        markdown=model_card(name, result),
         key=artifact_key(name, "model-card"),
-        description=f"Model card of {name} v{version}",
+        description=f"Model card of {name} v{result.version}",
     )
-    link = _model_link(run_id)
+    link = _model_link(result.run_id)
     if link:
+        version = result.version
         create_link_artifact(
             link=link,
-            link_text=f"models:/{name}/{version}" if version is not None else model_uri,
+            link_text=f"models:/{name}/{version}" if version is not None else result.model_uri,
             key=artifact_key(name, "model-version"),
             description="Where the model's MLmodel files are",
         )
@@ -110,12 +104,7 @@ def leaderboard_rows(name: str, metric: str, size: int = LEADERBOARD_SIZE) -> li
         return []
     rows = []
     for mv in versions[: size * 3]:  # newest first; older ones rarely lead
-        score = None
-        if mv.run_id:
-            try:
-                score = client.get_run(mv.run_id).data.metrics.get(metric)
-            except NotFound:
-                pass
+        score = version_score(client, mv.run_id, metric)
         rows.append(
             {
                 "version": mv.version,

@@ -66,28 +66,35 @@ def lineage_tags() -> dict[str, str]:
     return {k: v for k, v in tags.items() if v}
 
 
-@task(name="log")
-def log_run(
-    fitted,
-    split: Split,
-    evaluation: Evaluation,
-    params: dict[str, Any],
-) -> str:
-    """Params, metrics, report, confusion matrix and the model (MLmodel format,
-    signature, input example) on the active run. Returns the model URI."""
-    from mlcadence.tracking import models
+def log_params(params: dict[str, Any]) -> None:
+    """Params on the active run, as text ('' for None)."""
+    tracking.log_params({key: "" if value is None else str(value) for key, value in params.items()})
 
-    tracking.log_params({key: _param_text(value) for key, value in params.items()})
+
+def log_evaluation(evaluation: Evaluation) -> None:
+    """Metrics, classification report and confusion matrix on the active run."""
     tracking.log_metrics(evaluation.metrics)
     tracking.log_text(evaluation.report, "evaluation/classification_report.txt")
     tracking.log_dict(evaluation.confusion_dict(), "evaluation/confusion_matrix.json")
+
+
+def log_fitted_model(fitted, split: Split, run_id: str | None = None) -> str:
+    """The model in MLmodel format, with its signature and an input example
+    from the test set, on `run_id` (default: the active run). Returns its URI."""
+    from mlcadence.tracking import models
+
     example = split.X_test.head(INPUT_EXAMPLE_ROWS)
     signature = models.infer_signature(example, fitted.predict(example))
     info = models.log_model(
-        fitted, artifact_path="model", input_example=example, signature=signature
+        fitted, artifact_path="model", input_example=example, signature=signature, run_id=run_id
     )
     return info.model_uri
 
 
-def _param_text(value: Any) -> str:
-    return "" if value is None else str(value)
+@task(name="log")
+def log_run(fitted, split: Split, evaluation: Evaluation, params: dict[str, Any]) -> str:
+    """Params, metrics, report, confusion matrix and the model on the active
+    run. Returns the model URI."""
+    log_params(params)
+    log_evaluation(evaluation)
+    return log_fitted_model(fitted, split)

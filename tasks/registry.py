@@ -1,5 +1,7 @@
 """Prefect tasks over the model registry: register a challenger, and the
-promotion gate that may make it the champion (and says so with an event)."""
+promotion gate that may make it the champion (and says so with an event).
+The decisions are `mlcadence.pipeline.promotion`'s; these tasks add the run's
+log lines and the Prefect event."""
 
 from __future__ import annotations
 
@@ -8,17 +10,27 @@ from prefect.events import emit_event
 from prefect.logging import get_run_logger
 
 from mlcadence import tracking
-from mlcadence.pipeline import gate
-from mlcadence.tracking.errors import NotFound
+from mlcadence.pipeline import promotion
+from mlcadence.pipeline.gate import GateDecision
 
-CHALLENGER = "challenger"
-CHAMPION = "champion"
 PROMOTED_EVENT = "mlcadence.model.promoted"
-GATE_TAG_PREFIX = "mlcadence.gate."
 
 
 def model_resource_id(name: str) -> str:
     return f"mlcadence.model.{name}"
+
+
+def announce_promotion(promoted: promotion.Promotion) -> None:
+    """Emit `mlcadence.model.promoted`: the `deploy` deployment's trigger reads
+    `model_uri`, `name` and `version` from its payload."""
+    emit_event(
+        event=PROMOTED_EVENT,
+        resource={
+            "prefect.resource.id": model_resource_id(promoted.name),
+            "prefect.resource.name": promoted.name,
+        },
+        payload=promoted.payload(),
+    )
 
 
 @task(name="register")
@@ -28,31 +40,14 @@ def register(model_uri: str, name: str, run_id: str) -> int:
 
     version = register_model(model_uri, name, tags={"mlcadence.source_run_id": run_id})
     client = tracking.Client()
-    client.set_registered_model_alias(name, CHALLENGER, version.version)
+    client.set_registered_model_alias(name, promotion.CHALLENGER, version.version)
     tracking.set_tags(
         {"mlcadence.model.name": name, "mlcadence.model.version": str(version.version)}
     )
-    get_run_logger().info("registered %s version %s (alias %s)", name, version.version, CHALLENGER)
+    get_run_logger().info(
+        "registered %s version %s (alias %s)", name, version.version, promotion.CHALLENGER
+    )
     return int(version.version)
-
-
-def current_champion(
-    client: tracking.Client, name: str, metric: str
-) -> tuple[int | None, float | None]:
-    """(version, its score on `metric`) of the champion, or (None, None)."""
-    # The registered model's alias table, not get_model_version_by_alias: a
-    # missing alias is an ordinary state here, not an error to catch.
-    version = client.get_registered_model(name).aliases.get(CHAMPION)
-    if version is None:
-        return None, None
-    champion = client.get_model_version(name, version)
-    score = None
-    if champion.run_id:
-        try:
-            score = client.get_run(champion.run_id).data.metrics.get(metric)
-        except NotFound:
-            score = None  # its run was deleted: it cannot be compared
-    return int(champion.version), score
 
 
 @task(name="promote")
@@ -62,47 +57,31 @@ def promote(
     metric: str,
     challenger_score: float,
     min_improvement: float = 0.0,
-) -> gate.GateDecision:
+) -> GateDecision:
     """Gate the challenger against the champion; move `champion` when it wins.
 
     The decision and both scores are recorded on the challenger's version (and
-    its run); a change of champion emits `mlcadence.model.promoted`."""
-    client = tracking.Client()
-    champion_version, champion_score = current_champion(client, name, metric)
-    decision = gate.decide(
-        metric, challenger_score, champion_score, champion_version, min_improvement
+    the active run); a change of champion emits `mlcadence.model.promoted`."""
+    active = tracking.active_run()
+    decision = promotion.gate(
+        tracking.Client(),
+        name,
+        version,
+        metric=metric,
+        challenger_score=challenger_score,
+        min_improvement=min_improvement,
+        run_id=active.info.run_id if active else None,
+        on_promoted=announce_promotion,
     )
-    record = {
-        "decision": decision.outcome,
-        "reason": decision.reason,
-        "metric": metric,
-        "challenger_score": repr(challenger_score),
-        "champion_score": "" if champion_score is None else repr(champion_score),
-        "champion_version": "" if champion_version is None else str(champion_version),
-        "min_improvement": repr(min_improvement),
-    }
-    for key, value in record.items():
-        client.set_model_version_tag(name, version, GATE_TAG_PREFIX + key, value)
-    tracking.set_tags({GATE_TAG_PREFIX + k: v for k, v in record.items()})
     logger = get_run_logger()
     if decision.promote:
-        client.set_registered_model_alias(name, CHAMPION, version)
-        emit_event(
-            event=PROMOTED_EVENT,
-            resource={
-                "prefect.resource.id": model_resource_id(name),
-                "prefect.resource.name": name,
-            },
-            payload={
-                "name": name,
-                "version": version,
-                "model_uri": f"models:/{name}/{version}",
-                "metric": metric,
-                "score": challenger_score,
-                "previous_version": champion_version,
-            },
-        )
-        logger.info("promoted %s v%s to %s: %s", name, version, CHAMPION, decision.reason)
+        logger.info("promoted %s v%s to %s: %s", name, version, promotion.CHAMPION, decision.reason)
     else:
-        logger.info("kept %s v%s as %s: %s", name, champion_version, CHAMPION, decision.reason)
+        logger.info(
+            "kept %s v%s as %s: %s",
+            name,
+            decision.champion_version,
+            promotion.CHAMPION,
+            decision.reason,
+        )
     return decision

@@ -11,6 +11,7 @@ from prefect import task
 from mlcadence import tracking
 from mlcadence.pipeline import estimators, evaluation
 from mlcadence.pipeline.features import Split
+from mlcadence.tasks import record
 
 
 @dataclass
@@ -22,7 +23,6 @@ class Candidate:
     metrics: dict[str, float]
     fitted: Any
     split: Split
-    evaluation: evaluation.Evaluation
 
     def row(self, metric: str) -> dict[str, Any]:
         return {
@@ -49,28 +49,14 @@ def fit_candidate(
     resolved = estimators.resolve_hyperparameters(model, hyperparameters)
     params = {**shared_params, "model": model, "window": window, **split.sizes, **resolved}
     with tracking.start_run(run_name=f"{model}-w{window}", nested=True) as child:
-        tracking.log_params({k: "" if v is None else str(v) for k, v in params.items()})
+        record.log_params(params)
         fitted = estimators.fit(model, hyperparameters, split.X_train, split.y_train)
         scored = evaluation.evaluate(fitted, split.X_test, split.y_test, split.y_train)
-        tracking.log_metrics(scored.metrics)
-        tracking.log_text(scored.report, "evaluation/classification_report.txt")
-        tracking.log_dict(scored.confusion_dict(), "evaluation/confusion_matrix.json")
-    return Candidate(child.run_id, window, model, params, scored.metrics, fitted, split, scored)
+        record.log_evaluation(scored)
+    return Candidate(child.run_id, window, model, params, scored.metrics, fitted, split)
 
 
 @task(name="log-best-model")
 def log_candidate_model(candidate: Candidate) -> str:
     """The winner's model (MLmodel format) into the winner's own child run."""
-    from mlcadence.tasks.record import INPUT_EXAMPLE_ROWS
-    from mlcadence.tracking import models
-
-    example = candidate.split.X_test.head(INPUT_EXAMPLE_ROWS)
-    signature = models.infer_signature(example, candidate.fitted.predict(example))
-    info = models.log_model(
-        candidate.fitted,
-        artifact_path="model",
-        input_example=example,
-        signature=signature,
-        run_id=candidate.run_id,
-    )
-    return info.model_uri
+    return record.log_fitted_model(candidate.fitted, candidate.split, run_id=candidate.run_id)

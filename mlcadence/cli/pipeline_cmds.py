@@ -18,9 +18,22 @@ from typing import Any
 
 import typer
 
-from mlcadence.pipeline.errors import PipelineError
+from mlcadence.errors import MlcadenceError
+from mlcadence.flows.parameters import (
+    CommonParameters,
+    EstimatorParameters,
+    Parameters,
+    RetrainingParameters,
+    SweepParameters,
+    TrainingParameters,
+)
 
-MODEL_CHOICES = "random_forest | logistic_regression | gradient_boosting"
+# Each command's flow, imported only when run (it brings in Prefect).
+FLOWS = {
+    "training": "mlcadence.flows.training",
+    "retraining": "mlcadence.flows.retraining",
+    "sweep": "mlcadence.flows.sweep",
+}
 
 
 def register(app: typer.Typer) -> None:
@@ -30,20 +43,53 @@ def register(app: typer.Typer) -> None:
     app.command("sweep")(sweep)
 
 
+def option(model: type[Parameters], field: str, *flags: str) -> Any:
+    """A typer option whose default and help are the parameter model's field:
+    the flows, the UI's run form and `--help` say the same thing."""
+    declared = model.model_fields[field]
+    return typer.Option(declared.default, *flags, help=declared.description)
+
+
+def comma_option(model: type[Parameters], field: str, flag: str) -> Any:
+    """`option` for a list field, given on the command line as `a,b,c`."""
+    declared = model.model_fields[field]
+    return typer.Option(
+        ",".join(map(str, declared.default)),
+        flag,
+        help=f"{declared.description}, comma-separated",
+    )
+
+
+def flow_parameters(
+    model: type[Parameters], options: dict[str, Any], **cli_forms: Any
+) -> dict[str, Any]:
+    """The flow's parameters from a command's `locals()`: every option named
+    like a field of `model`, then the fields the command line spells its own
+    way (`--param`, `--no-register`, comma lists)."""
+    return {name: options[name] for name in model.model_fields if name in options} | cli_forms
+
+
 # -- options shared by the three commands ----------------------------------------
-SourceOpt = typer.Option(
-    "synthetic:42", "--source", "-s", help="fred:SERIES | csv:PATH_OR_URL | synthetic:SEED"
-)
-StartOpt = typer.Option(None, "--start", help="First day, YYYY-MM-DD")
-EndOpt = typer.Option(None, "--end", help="Last day, YYYY-MM-DD")
-SplitOpt = typer.Option("time", "--split", help="time (no look-ahead) | random (the book's)")
-TestSizeOpt = typer.Option(0.25, "--test-size", help="Share of samples in the test set")
-RegisterOpt = typer.Option("stockpred", "--register-as", help="Registered model name")
+SourceOpt = option(CommonParameters, "source", "--source", "-s")
+StartOpt = option(CommonParameters, "start", "--start")
+EndOpt = option(CommonParameters, "end", "--end")
+SplitOpt = option(CommonParameters, "split", "--split")
+TestSizeOpt = option(CommonParameters, "test_size", "--test-size")
+RegisterOpt = option(CommonParameters, "register_as", "--register-as")
 NoRegisterOpt = typer.Option(False, "--no-register", help="Log the run only; register nothing")
-MetricOpt = typer.Option("accuracy", "--metric", help="Metric the promotion gate compares")
-MinImpOpt = typer.Option(0.0, "--min-improvement", help="Challenger must beat champion by this")
-ExperimentOpt = typer.Option("stockpred", "--experiment", "-e", help="Tracking experiment")
-RefreshOpt = typer.Option(False, "--refresh-data", help="Ignore cached data; fetch again")
+MetricOpt = option(CommonParameters, "metric", "--metric")
+MinImpOpt = option(CommonParameters, "min_improvement", "--min-improvement")
+ExperimentOpt = option(CommonParameters, "experiment", "--experiment", "-e")
+RefreshOpt = option(CommonParameters, "refresh_data", "--refresh-data")
+WindowOpt = option(EstimatorParameters, "window", "--window", "-w")
+ModelOpt = option(EstimatorParameters, "model", "--model", "-m")
+ParamOpt = typer.Option(
+    [],
+    "--param",
+    "-p",
+    help="Hyperparameter KEY=VALUE (repeatable): overrides the estimator's defaults",
+)
+NoPromoteOpt = typer.Option(False, "--no-promote", help="Register as challenger; skip the gate")
 JsonOpt = typer.Option(False, "--json", help="Print the result as JSON")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="Hide progress; print the summary only")
 
@@ -52,20 +98,16 @@ def train(
     source: str = SourceOpt,
     start: str = StartOpt,
     end: str = EndOpt,
-    window: int = typer.Option(14, "--window", "-w", help="Past days used as features"),
+    window: int = WindowOpt,
     split: str = SplitOpt,
     test_size: float = TestSizeOpt,
-    model: str = typer.Option("random_forest", "--model", "-m", help=MODEL_CHOICES),
-    param: list[str] = typer.Option(
-        [], "--param", "-p", help="Hyperparameter KEY=VALUE (repeatable)"
-    ),
+    model: str = ModelOpt,
+    param: list[str] = ParamOpt,
     register_as: str = RegisterOpt,
     no_register: bool = NoRegisterOpt,
     metric: str = MetricOpt,
     min_improvement: float = MinImpOpt,
-    no_promote: bool = typer.Option(
-        False, "--no-promote", help="Register as challenger; skip the gate"
-    ),
+    no_promote: bool = NoPromoteOpt,
     experiment: str = ExperimentOpt,
     refresh_data: bool = RefreshOpt,
     as_json: bool = JsonOpt,
@@ -73,74 +115,46 @@ def train(
 ) -> None:
     """Run the training pipeline: acquire → validate → prepare → train →
     evaluate → log → register → promote."""
-    parameters = dict(
-        source=source,
-        start=start,
-        end=end,
-        window=window,
-        split=split,
-        test_size=test_size,
-        model=model,
+    parameters = flow_parameters(
+        TrainingParameters,
+        locals(),
         hyperparameters=_hyperparameters(param),
         register_as=None if no_register else register_as,
-        metric=metric,
-        min_improvement=min_improvement,
         promote=not no_promote,
-        experiment=experiment,
-        refresh_data=refresh_data,
     )
-    result = _run_flow("mlcadence.flows.training", "training", parameters, quiet)
-    _print_result(result, as_json)
+    _print_result(_run_flow("training", parameters, quiet), as_json)
 
 
 def retrain(
     source: str = SourceOpt,
     start: str = StartOpt,
     end: str = EndOpt,
-    window: int = typer.Option(14, "--window", "-w"),
+    window: int = WindowOpt,
     split: str = SplitOpt,
     test_size: float = TestSizeOpt,
-    model: str = typer.Option("random_forest", "--model", "-m", help=MODEL_CHOICES),
-    param: list[str] = typer.Option([], "--param", "-p", help="Hyperparameter KEY=VALUE"),
-    register_as: str = RegisterOpt,
+    model: str = ModelOpt,
+    param: list[str] = ParamOpt,
+    register_as: str = option(RetrainingParameters, "register_as", "--register-as"),
     metric: str = MetricOpt,
     min_improvement: float = MinImpOpt,
     experiment: str = ExperimentOpt,
-    deploy: str = typer.Option(
-        "event", "--deploy", help="event (the deploy deployment's trigger) | inline | off"
-    ),
+    deploy: str = option(RetrainingParameters, "deploy", "--deploy"),
     as_json: bool = JsonOpt,
     quiet: bool = QuietOpt,
 ) -> None:
     """Retrain on fresh data, gate, and deploy a new champion."""
-    parameters = dict(
-        source=source,
-        start=start,
-        end=end,
-        window=window,
-        split=split,
-        test_size=test_size,
-        model=model,
-        hyperparameters=_hyperparameters(param),
-        register_as=register_as,
-        metric=metric,
-        min_improvement=min_improvement,
-        experiment=experiment,
-        refresh_data=True,
-        deploy=deploy,
+    parameters = flow_parameters(
+        RetrainingParameters, locals(), hyperparameters=_hyperparameters(param)
     )
-    result = _run_flow("mlcadence.flows.retraining", "retraining", parameters, quiet)
-    _print_result(result, as_json)
+    _print_result(_run_flow("retraining", parameters, quiet), as_json)
 
 
 def sweep(
     source: str = SourceOpt,
     start: str = StartOpt,
     end: str = EndOpt,
-    windows: str = typer.Option("7,14,28", "--windows", help="Comma-separated windows"),
-    models: str = typer.Option(
-        "random_forest,logistic_regression,gradient_boosting", "--models", help="Comma-separated"
-    ),
+    windows: str = comma_option(SweepParameters, "windows", "--windows"),
+    models: str = comma_option(SweepParameters, "models", "--models"),
     split: str = SplitOpt,
     test_size: float = TestSizeOpt,
     register_as: str = RegisterOpt,
@@ -153,26 +167,14 @@ def sweep(
     quiet: bool = QuietOpt,
 ) -> None:
     """Train every window × model candidate in parallel; register and gate the best."""
-    try:
-        window_list = [int(w) for w in windows.split(",") if w.strip()]
-    except ValueError:
-        _fail(f"--windows must be integers separated by commas, got {windows!r}")
-    parameters = dict(
-        source=source,
-        start=start,
-        end=end,
-        windows=window_list,
-        models=[m.strip() for m in models.split(",") if m.strip()],
-        split=split,
-        test_size=test_size,
+    parameters = flow_parameters(
+        SweepParameters,
+        locals(),
+        windows=_comma_separated(windows, int, "--windows"),
+        models=_comma_separated(models, str, "--models"),
         register_as=None if no_register else register_as,
-        metric=metric,
-        min_improvement=min_improvement,
-        experiment=experiment,
-        refresh_data=refresh_data,
     )
-    result = _run_flow("mlcadence.flows.sweep", "sweep", parameters, quiet)
-    _print_result(result, as_json)
+    _print_result(_run_flow("sweep", parameters, quiet), as_json)
 
 
 # -- running a flow from the terminal --------------------------------------------
@@ -191,7 +193,14 @@ def _hyperparameters(pairs: list[str]) -> dict[str, Any]:
     return parsed
 
 
-def _run_flow(module: str, name: str, parameters: dict[str, Any], quiet: bool):
+def _comma_separated(text: str, kind: type, flag: str) -> list:
+    try:
+        return [kind(item.strip()) for item in text.split(",") if item.strip()]
+    except ValueError:
+        _fail(f"{flag} must be {kind.__name__} values separated by commas, got {text!r}")
+
+
+def _run_flow(name: str, parameters: dict[str, Any], quiet: bool):
     # Offline-friendly default: Prefect's server otherwise tries to send
     # telemetry on start and logs a failure on every run without a network.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -218,21 +227,19 @@ def _run_flow(module: str, name: str, parameters: dict[str, Any], quiet: bool):
 
     from prefect.exceptions import ParameterTypeError
 
-    from mlcadence.tracking.errors import TrackingError
-
     _keep_tracebacks_out_of_progress()
-    flow = getattr(importlib.import_module(module), name)
+    flow = getattr(importlib.import_module(FLOWS[name]), name)
     if temporary_server is not None:
         temporary_server.join()
     try:
         return asyncio.run(flow(**parameters))
-    except (PipelineError, TrackingError) as exc:
-        _fail(exc.message)
+    except MlcadenceError:
+        raise  # the CLI's one handler prints it and exits with the family's status
     except ParameterTypeError as exc:
         _fail(" ".join(line.strip(" -") for line in str(exc).splitlines()))
     except KeyboardInterrupt:
         _fail("interrupted; the tracking run was marked KILLED", code=130)
-    except Exception as exc:  # anything else still gets one line, not a traceback
+    except Exception as exc:  # anything unexpected still gets one line, not a traceback
         _fail(f"{type(exc).__name__}: {exc}")
 
 
@@ -268,9 +275,7 @@ class _WithoutExpectedTracebacks(logging.Formatter):
         self.inner = inner or logging.Formatter()
 
     def format(self, record: logging.LogRecord) -> str:
-        from mlcadence.tracking.errors import TrackingError
-
-        if record.exc_info and isinstance(record.exc_info[1], (PipelineError, TrackingError)):
+        if record.exc_info and isinstance(record.exc_info[1], MlcadenceError):
             saved = record.exc_info, record.exc_text
             record.exc_info, record.exc_text = None, None
             try:

@@ -273,11 +273,36 @@ def models_promote(
     tracking_uri: str = TrackingUriOpt,
 ) -> None:
     """Make VERSION the one its alias (default: champion) resolves to."""
+    from mlcadence.pipeline import promotion
+
     client = Client(tracking_uri)
-    client.get_model_version(name, version)  # NotFound before anything changes
-    previous = client.get_registered_model(name).aliases.get(alias)
-    client.set_registered_model_alias(name, alias, version)
+    promoted = promotion.promote(
+        client,
+        name,
+        version,
+        reason=f"promoted to {alias} by hand (mlcadence models promote)",
+        alias=alias,
+        on_promoted=_promotion_announcer(alias),
+    )
     if stage:
         client.transition_model_version_stage(name, version, stage, archive_existing_versions=True)
+    previous = promoted.previous_version
     moved = f" (was version {previous})" if previous not in (None, version) else ""
     typer.echo(f"{name}@{alias} -> version {version}{moved}")
+
+
+def _promotion_announcer(alias: str):
+    """The Prefect event a new champion deserves (the `deploy` deployment's
+    trigger deploys it), when a Prefect API is configured to hear it; other
+    aliases, and a terminal with no Prefect server, get no event."""
+    from mlcadence.pipeline.promotion import CHAMPION
+
+    if alias != CHAMPION:
+        return None
+    from prefect.settings import get_current_settings
+
+    if not get_current_settings().api.url:
+        return None
+    from mlcadence.tasks.registry import announce_promotion
+
+    return announce_promotion

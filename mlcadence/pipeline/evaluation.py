@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 LABELS = (0, 1)
 PER_LABEL = ("precision", "recall", "f1-score")
 METRIC_NAMES: tuple[str, ...] = (
@@ -25,7 +23,6 @@ METRIC_NAMES: tuple[str, ...] = (
     "baseline_accuracy",
     "accuracy_over_baseline",
 )
-DEFAULT_GATE_METRIC = "accuracy"
 
 
 @dataclass
@@ -45,6 +42,7 @@ class Evaluation:
 
 
 def evaluate(model, X_test, y_test, y_train) -> Evaluation:
+    import numpy as np
     from sklearn.metrics import (
         accuracy_score,
         classification_report,
@@ -74,5 +72,7 @@ def evaluate(model, X_test, y_test, y_train) -> Evaluation:
 
 def majority_class(y_train) -> int:
     """The most frequent training label; ties go to 1 (the larger label)."""
+    import numpy as np
+
     counts = np.bincount(np.asarray(y_train, dtype="int64"), minlength=len(LABELS))
     return int(len(counts) - 1 - np.argmax(counts[::-1]))

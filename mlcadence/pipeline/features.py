@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from mlcadence.pipeline.errors import InvalidConfig, InvalidData
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 BOOK_RANDOM_STATE = 4284
 DEFAULT_WINDOW = 14
@@ -47,6 +48,9 @@ def feature_names(window: int) -> list[str]:
 
 def sliding_window(labels: pd.Series, window: int) -> tuple[pd.DataFrame, pd.Series]:
     """X[t] = labels[t-window … t-1], y[t] = labels[t]; one row per day with a full window."""
+    import numpy as np
+    import pandas as pd
+
     if window < 1:
         raise InvalidConfig(f"window must be at least 1, got {window}")
     values = labels.to_numpy(dtype="int64")

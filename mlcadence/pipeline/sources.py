@@ -14,12 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from mlcadence.pipeline.errors import DataUnavailable, InvalidSource
 from mlcadence.settings import Settings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 OHLCV = ("Open", "High", "Low", "Close", "Volume")
 OFFLINE_HINT = "offline sources work without a network: --source synthetic:42 or --source csv:PATH"
@@ -77,6 +78,8 @@ def load(uri: str, start: DateLike = None, end: DateLike = None) -> Dataset:
 
 
 def _parse_date(value: DateLike, what: str) -> pd.Timestamp | None:
+    import pandas as pd
+
     if value in (None, ""):
         return None
     try:
@@ -101,6 +104,9 @@ SYNTHETIC_DAYS = 1500
 def load_synthetic(uri: str, seed_text: str, start, end) -> Dataset:
     """A deterministic random walk with a little momentum in the daily moves, so
     a model has something to find but not much (like real prices)."""
+    import numpy as np
+    import pandas as pd
+
     try:
         seed = int(seed_text)
     except ValueError as exc:
@@ -144,6 +150,8 @@ DATE_COLUMNS = ("date", "observation_date", "datetime", "timestamp")
 def load_csv(uri: str, location: str, start, end) -> Dataset:
     """A CSV (path or http(s) URL) with a Date column and OHLCV columns, or a
     Date column and exactly one price column (taken as Close)."""
+    import pandas as pd
+
     is_url = location.startswith(("http://", "https://"))
     if not is_url and not Path(location).expanduser().exists():
         raise InvalidSource(f"csv source {location!r} does not exist: give a file path or URL")
@@ -157,6 +165,8 @@ def load_csv(uri: str, location: str, start, end) -> Dataset:
 
 
 def _normalise_columns(raw: pd.DataFrame, where: str) -> pd.DataFrame:
+    import pandas as pd
+
     by_lower = {str(c).strip().lower(): c for c in raw.columns}
     date_col = next((by_lower[d] for d in DATE_COLUMNS if d in by_lower), None)
     if date_col is None:
@@ -203,6 +213,7 @@ def _fred_reader_class(url: str | None):
 
 def load_fred(uri: str, series: str, start, end) -> Dataset:
     """One FRED series through pandas-datareader's FRED reader, one attempt."""
+    import pandas as pd
     import requests
     from pandas_datareader._utils import RemoteDataError
 

@@ -16,8 +16,10 @@ import time
 import pytest
 from typer.testing import CliRunner
 
-from mlcadence.cli import app
+from mlcadence.cli import app, main
+from mlcadence.pipeline.errors import PipelineError
 from mlcadence.tracking.entities import RunStatus
+from mlcadence.tracking.errors import TrackingError
 
 
 @pytest.fixture(autouse=True)
@@ -50,21 +52,62 @@ def test_train_prints_a_summary(store):
     assert "registered cli version 2" in text.stdout and "not promoted" in text.stdout
 
 
+def test_sweep_and_retrain_commands_pass_their_options_to_the_flows(store):
+    swept = CliRunner().invoke(
+        app,
+        ["sweep", "-q", "--json", "--source", "synthetic:8", "--windows", "5,10"]
+        + ["--models", "random_forest", "--register-as", "cli-sweep"],
+    )
+    assert swept.exit_code == 0, swept.output
+    summary = json.loads(swept.stdout[swept.stdout.index("{") :])
+    assert {row["window"] for row in summary["extra"]["candidates"]} == {5, 10}
+    assert summary["registered_name"] == "cli-sweep" and summary["version"] == 1
+    retrained = CliRunner().invoke(
+        app,
+        ["retrain", "-q", "--json", "--source", "synthetic:8", "--register-as", "cli-sweep"]
+        + ["--window", "6", "--deploy", "off"],
+    )
+    assert retrained.exit_code == 0, retrained.output
+    summary = json.loads(retrained.stdout[retrained.stdout.index("{") :])
+    assert summary["params"]["window"] == 6 and summary["version"] == 2
+    assert summary["decision"] is not None  # retraining always gates
+    bad = CliRunner().invoke(app, ["sweep", "-q", "--windows", "5,x"])
+    assert bad.exit_code == 1 and "--windows must be int values" in bad.stderr
+
+
+def run_main(monkeypatch, capsys, *args: str) -> tuple[int, str]:
+    """`mlcadence ARGS` through `main()`, the one error handler a terminal
+    gets: (exit status, stderr)."""
+    monkeypatch.setattr(sys, "argv", ["mlcadence", *args])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    return exited.value.code or 0, capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
-    "args,message",
+    "args,message,status",
     [
-        (["--source", "nope:1"], "source"),
-        (["--window", "0"], "window"),
-        (["--source", "synthetic:8", "--end", "2019-01-10"], "widen the date range"),
-        (["--source", "csv:/no/such/file.csv"], "does not exist"),
-        (["--param", "n_trees=3"], "n_trees"),
+        (["--source", "nope:1"], "source", 1),  # Prefect rejects the parameter
+        (["--window", "0"], "window", 1),
+        (["--source", "synthetic:8", "--end", "2019-01-10"], "widen the date range", 6),
+        (["--source", "csv:/no/such/file.csv"], "does not exist", 6),
+        (["--param", "n_trees=3"], "n_trees", 6),
     ],
 )
-def test_errors_exit_non_zero_with_one_clear_line(store, args, message):
-    result = CliRunner().invoke(app, ["train", "-q", *args])
-    assert result.exit_code == 1
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+def test_errors_exit_with_the_familys_status_and_one_clear_line(
+    store, monkeypatch, capsys, args, message, status
+):
+    exit_status, stderr = run_main(monkeypatch, capsys, "train", "-q", *args)
+    assert exit_status == status
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and message in errors[0]
+
+
+def test_a_tracking_error_from_a_flow_exits_with_the_tracking_status(store, monkeypatch, capsys):
+    monkeypatch.setenv("MLCADENCE_TRACKING_URI", "bogus://store")  # no backend has that scheme
+    exit_status, stderr = run_main(monkeypatch, capsys, "train", "-q", "--source", "synthetic:8")
+    assert exit_status == TrackingError.cli_exit_code == 3
+    assert len([line for line in stderr.splitlines() if line.startswith("error:")]) == 1
 
 
 @pytest.mark.integration
@@ -79,7 +122,7 @@ def test_a_failing_task_shows_its_message_not_a_traceback(store, tracking_uri):
         text=True,
         timeout=300,
     )
-    assert done.returncode == 1
+    assert done.returncode == PipelineError.cli_exit_code == 6
     output = done.stdout + done.stderr
     assert "Task run 'validate" in output  # progress is visible
     assert "Traceback" not in output
