@@ -19,7 +19,7 @@ from mlcadence.serving.errors import DeployError
 
 DEPLOY_TARGETS: dict[str, str] = {
     "local": "mlcadence.serving.local_target:LocalTarget",
-    "docker": "mlcadence.projects.docker_deploy:DockerTarget",
+    "docker": "mlcadence.serving.docker_target:DockerTarget",
 }
 
 # Model version tags written for every deployment (what, where, when).

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.docker_fixtures import cache_env, docker, shared_cache  # noqa: F401
 from tests.serving.serving_helpers import ServerProcess, train_forest
 
 
