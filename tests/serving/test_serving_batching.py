@@ -15,7 +15,7 @@ from mlcadence.serving.batching import MicroBatcher
 from mlcadence.serving.convert import ModelInput
 from mlcadence.serving.model import from_estimator
 from mlcadence.settings import ServingSettings
-from tests.serving.serving_helpers import FEATURES
+from tests.serving.flagship import FEATURES
 
 SIGNATURE = {
     "signature": {

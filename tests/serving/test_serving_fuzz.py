@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from mlcadence.serving.app import create_app
 from mlcadence.serving.model import from_estimator
 from mlcadence.settings import ServingSettings
-from tests.serving.serving_helpers import BOOK_ROW, FEATURES
+from tests.serving.flagship import BOOK_ROW, FEATURES
 
 SIGNATURE = {
     "signature": {

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.serving.serving_helpers import BOOK_ROW, FEATURES
+from tests.serving.flagship import BOOK_ROW, FEATURES
 
 pytestmark = pytest.mark.integration
 
