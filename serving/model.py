@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from mlcadence.serving.errors import ModelLoadError
-from mlcadence.serving.schema import InputSchema
+from mlcadence.tracking.models.mlmodel import signature_of
+from mlcadence.tracking.models.signature import Schema
 
 # We pass arrays whose columns were already matched by name to the signature,
 # so scikit-learn's "fitted with feature names" reminder is noise here.
@@ -34,7 +35,7 @@ SERVING_EXAMPLE_FILE = "serving_input_example.json"
 @dataclass
 class LoadedModel:
     predict_fn: Callable[[Any, dict | None], Any]
-    schema: InputSchema | None
+    schema: Schema | None  # the signature's inputs
     wants_frame: bool
     uri: str
     name: str | None = None
@@ -57,6 +58,12 @@ class LoadedModel:
         }
 
 
+def input_schema(metadata: dict | None) -> Schema | None:
+    """The input schema of an MLmodel document's signature, if it has one."""
+    signature = signature_of(metadata or {})
+    return signature.inputs if signature is not None else None
+
+
 def is_moving_uri(uri: str) -> bool:
     """True for aliases, `latest` and stages: the registry can move them."""
     return bool(_MOVING.match(uri or ""))
@@ -76,7 +83,7 @@ def from_estimator(
     method = _predict_method_name(metadata)
     return LoadedModel(
         predict_fn=_estimator_predict(estimator, method, fast_path),
-        schema=InputSchema.from_metadata(metadata),
+        schema=input_schema(metadata),
         wants_frame=False,
         uri=uri,
         name=name,
@@ -113,7 +120,7 @@ def load(uri: str, *, fast_path: bool = True) -> LoadedModel:
     predict_fn, wants_frame = fast_predictor(pyfunc, metadata, fast_path)
     return LoadedModel(
         predict_fn=predict_fn,
-        schema=InputSchema.from_metadata(metadata),
+        schema=input_schema(metadata),
         wants_frame=wants_frame,
         uri=uri,
         name=resolved.name,

@@ -74,7 +74,7 @@ def example_request(model: LoadedModel) -> dict | None:
     if schema is None or not schema.all_numeric:
         return None
     split: dict[str, Any] = {"data": [[0] * len(schema.columns)]}
-    if schema.names:
+    if schema.has_names:
         split["columns"] = list(schema.names)
     return {"dataframe_split": split}
 
