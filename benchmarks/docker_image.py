@@ -164,19 +164,10 @@ def wheel_layer(client, tag: str) -> int:
 
 
 def build_mlflow(client, context: Path, tag: str, nocache: bool) -> float:
+    from mlcadence.containers.docker import build_image
+
     t0 = time.perf_counter()
-    log = []
-    for chunk in client.api.build(
-        path=str(context),
-        tag=tag,
-        rm=True,
-        forcerm=True,
-        decode=True,
-        nocache=nocache,
-    ):
-        log.append(chunk.get("stream", ""))
-        if "error" in chunk:
-            raise RuntimeError("".join(log[-40:]) + chunk["error"])
+    build_image(client, context, tag, output=lambda text: None, nocache=nocache)
     return time.perf_counter() - t0
 
 

@@ -11,14 +11,13 @@ removed, the old one keeps serving, and the deploy raises `DeployError`.
 
 from __future__ import annotations
 
-import json
 import secrets
 import socket
 import time
 from pathlib import Path
 
 from mlcadence.containers.docker import docker_client
-from mlcadence.serving.deploy import DeploymentRecord, record_deployment
+from mlcadence.serving.deploy import DeploymentRecord, health_check, record_deployment
 from mlcadence.serving.docker_image import LABEL_PREFIX, build_server_image, image_tag
 from mlcadence.serving.errors import DeployError, DeploymentNotFound
 
@@ -159,25 +158,20 @@ class DockerTarget:
         )
 
     def _wait_healthy(self, container, admin_port: int, version: str, timeout: float) -> None:
-        import httpx
-
         deadline = time.monotonic() + timeout
-        url = f"http://127.0.0.1:{admin_port}/health"
+        last = "no answer yet"
         while time.monotonic() < deadline:
             container.reload()
             if container.status in ("exited", "dead"):
                 code = container.attrs["State"].get("ExitCode")
                 raise DeployError(f"the container exited with code {code}")
-            try:
-                response = httpx.get(url, timeout=2.0)
-                body = response.json()
-                served = str((body.get("model") or {}).get("version"))
-                if response.status_code == 200 and served == str(version):
-                    return
-            except (httpx.HTTPError, json.JSONDecodeError, ValueError):
-                pass
+            healthy, last = health_check(admin_port, version)
+            if healthy:
+                return
             time.sleep(0.3)
-        raise DeployError(f"/health did not report version {version} within {timeout:.0f} s")
+        raise DeployError(
+            f"/health did not report version {version} within {timeout:.0f} s ({last})"
+        )
 
     # -- list / stop ----------------------------------------------------------
     def _containers(self, docker):
