@@ -8,7 +8,7 @@ fastpath      verified lean predict for tree ensembles
 reload        the served model and hot reload of aliases
 scoring       parse -> convert -> predict -> encode, without HTTP
 metrics       Prometheus metrics; openapi: the /invocations schema
-app           create_app(settings) -> FastAPI (routes read app.state)
+app           create_app(settings) -> FastAPI; routes: handlers reading app.state
 settings      read_settings(): ServingSettings from env + explicit values
 server        the uvicorn process (`python -m mlcadence.serving.server`)
 predict       batch scoring of files through the same path
