@@ -72,8 +72,8 @@ class MicroBatcher:
         self,
         predict: Callable[[Any, Any, dict | None], Any],
         *,
-        max_size: int = 64,
-        max_wait_s: float = 0.002,
+        max_size: int,
+        max_wait_s: float,
         on_batch: Callable[[int], None] | None = None,
     ):
         self._predict = predict

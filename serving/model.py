@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mlcadence.serving.errors import ModelLoadError
+from mlcadence.settings import ServingSettings
 from mlcadence.tracking.models.mlmodel import signature_of
 from mlcadence.tracking.models.signature import Schema
 
@@ -30,6 +31,8 @@ warnings.filterwarnings("ignore", message="X does not have valid feature names")
 _MOVING = re.compile(r"^models:/[^/@]+(@[^/]+|/latest|/(?!\d+$)[^/]+)$", re.IGNORECASE)
 
 SERVING_EXAMPLE_FILE = "serving_input_example.json"
+# Where no settings are passed (tests, notebooks): the setting's own default.
+FAST_PATH_DEFAULT: bool = ServingSettings.model_fields["fast_path"].default
 
 
 @dataclass
@@ -77,7 +80,7 @@ def from_estimator(
     name: str | None = None,
     version: str | None = None,
     serving_example: dict | None = None,
-    fast_path: bool = True,
+    fast_path: bool = FAST_PATH_DEFAULT,
 ) -> LoadedModel:
     """Wrap an in-memory estimator (tests, notebooks) as a servable model."""
     method = _predict_method_name(metadata)
@@ -93,7 +96,7 @@ def from_estimator(
     )
 
 
-def load(uri: str, *, fast_path: bool = True) -> LoadedModel:
+def load(uri: str, *, fast_path: bool = FAST_PATH_DEFAULT) -> LoadedModel:
     """Resolve and load `uri`; any failure becomes a `ModelLoadError` that says why.
     `fast_path`: use a verified faster predict for tree ensembles where one exists."""
     try:

@@ -36,7 +36,9 @@ class SumModel:
 
 def service(model=None) -> ScoringService:
     holder = ModelHolder("memory:", model)
-    batcher = MicroBatcher(lambda m, data, params: m.predict(data, params), max_wait_s=0)
+    batcher = MicroBatcher(
+        lambda m, data, params: m.predict(data, params), max_size=64, max_wait_s=0
+    )
     return ScoringService(holder, batcher)
 
 
@@ -102,7 +104,7 @@ def test_warm_up_sends_a_row_of_zeros_when_there_is_no_saved_example():
 
 
 def test_batcher_request_block_counts_in_flight_requests():
-    batcher = MicroBatcher(lambda m, data, params: data)
+    batcher = MicroBatcher(lambda m, data, params: data, max_size=1, max_wait_s=0)
     with batcher.request():
         with batcher.request():
             assert batcher.in_flight == 2
