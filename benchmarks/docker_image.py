@@ -75,13 +75,13 @@ def mb(n: int) -> str:
 
 
 def build_ours(model_uri: str, store: str, base: str, cache: Path, nocache: bool):
-    from mlcadence.projects import docker_deploy
+    from mlcadence.serving import docker_image
     from mlcadence.tracking import Client
     from mlcadence.tracking.uris import resolve_model_uri
 
     resolved = resolve_model_uri(model_uri, Client(store))
     t0 = time.perf_counter()
-    image = docker_deploy.build_server_image(
+    image = docker_image.build_server_image(
         Path(resolved.local_path), resolved.name, resolved.version, base, cache, nocache=nocache
     )
     return image, time.perf_counter() - t0
@@ -164,19 +164,10 @@ def wheel_layer(client, tag: str) -> int:
 
 
 def build_mlflow(client, context: Path, tag: str, nocache: bool) -> float:
+    from mlcadence.containers.docker import build_image
+
     t0 = time.perf_counter()
-    log = []
-    for chunk in client.api.build(
-        path=str(context),
-        tag=tag,
-        rm=True,
-        forcerm=True,
-        decode=True,
-        nocache=nocache,
-    ):
-        log.append(chunk.get("stream", ""))
-        if "error" in chunk:
-            raise RuntimeError("".join(log[-40:]) + chunk["error"])
+    build_image(client, context, tag, output=lambda text: None, nocache=nocache)
     return time.perf_counter() - t0
 
 
@@ -189,7 +180,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the images afterwards")
     args = parser.parse_args()
 
-    from mlcadence.projects.environments.docker import docker_client
+    from mlcadence.containers.docker import docker_client
     from mlcadence.settings import get_settings
     from mlcadence.tracking import Client
     from mlcadence.tracking.uris import resolve_model_uri

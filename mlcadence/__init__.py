@@ -18,6 +18,7 @@ from mlcadence.version import __version__ as __version__
 _OWN_MODULES = frozenset(
     {
         "cli",
+        "containers",
         "errors",
         "flows",
         "pipeline",

@@ -24,11 +24,14 @@ class Settings(BaseSettings):
         False, description="fsync each file-store rewrite (slower, survives power loss)."
     )
     experiment_name: str | None = Field(None, description="Default experiment for new runs.")
+    # Paths under the home directory are computed when settings are read.
     state_dir: Path = Field(
-        Path.home() / ".mlcadence", description="Deployments' pid and log files."
+        default_factory=lambda: Path.home() / ".mlcadence",
+        description="Deployments' pid and log files.",
     )
     cache_dir: Path = Field(
-        Path.home() / ".mlcadence" / "cache", description="Persisted Prefect task results."
+        default_factory=lambda: Path.home() / ".mlcadence" / "cache",
+        description="Persisted Prefect task results.",
     )
     fred_url: str | None = Field(
         None, description="FRED CSV endpoint override (a mirror or a local test server)."
@@ -37,21 +40,63 @@ class Settings(BaseSettings):
         "local/python-base:3.11",
         description="Base image for model-server images; python:3.11-slim where a registry is reachable.",
     )
-    serving_token: str | None = Field(None, description="Bearer token required on /invocations.")
-    serving_batch_max_size: int = Field(
-        64, ge=1, description="Most requests coalesced per predict."
+
+
+class ServingSettings(BaseSettings):
+    """The scoring server's knobs (`mlcadence serve`, `python -m
+    mlcadence.serving.server`, each uvicorn worker, each deployment). Every
+    field is also the variable MLCADENCE_SERVING_<FIELD>; explicit values
+    (CLI options) win over the environment. Worker processes and detached
+    servers receive the whole configuration through those variables
+    (`as_environment`)."""
+
+    model_config = SettingsConfigDict(env_prefix="MLCADENCE_SERVING_", extra="ignore")
+
+    model_uri: str | None = Field(
+        None, description="Model to serve: runs:/…, models:/name/3, models:/name@alias or a path."
     )
-    serving_batch_max_wait_ms: float = Field(
-        2.0, ge=0, description="Longest a request waits for batch-mates."
+    host: str = Field("127.0.0.1", description="Interface to listen on.")
+    port: int = Field(5000, ge=0, le=65535, description="Port to listen on (0 = any free port).")
+    workers: int = Field(1, ge=1, description="uvicorn worker processes.")
+    token: str | None = Field(None, description="Bearer token required on /invocations.")
+    batch_max_size: int = Field(
+        64, ge=1, description="Most requests coalesced into one predict (1 = no batching)."
     )
-    serving_timeout: float = Field(60.0, gt=0, description="Seconds before a request gets a 504.")
-    serving_max_body_bytes: int = Field(
-        50 * 1024 * 1024, ge=1, description="Larger bodies get 413."
+    batch_max_wait_ms: float = Field(
+        2.0, ge=0, description="Longest a request waits for batch-mates, in milliseconds."
     )
-    serving_reload_interval: float = Field(
+    timeout: float = Field(60.0, gt=0, description="Seconds before a request gets a 504.")
+    max_body_bytes: int = Field(
+        50 * 1024 * 1024, ge=1, description="Largest request body in bytes (413 above)."
+    )
+    reload_interval: float = Field(
         10.0, ge=0, description="Seconds between registry polls when serving an alias; 0 = off."
     )
-    serving_fast_path: bool = Field(True, description="Verified tree-ensemble predict fast path.")
+    fast_path: bool = Field(True, description="Verified tree-ensemble predict fast path.")
+    access_log: bool = Field(False, description="Log every request (slower).")
+    log_level: str = Field("info", description="Server log level (debug, info, warning, error).")
+    reuse_port: bool = Field(
+        False,
+        description="Share the port with a running server (SO_REUSEPORT), as deployments do.",
+    )
+    admin_port: int | None = Field(
+        None, ge=0, description="Also listen on 127.0.0.1:<port> for health checks (0 = any)."
+    )
+    state_file: str | None = Field(
+        None, description="Write pid and bound ports here once listening (JSON)."
+    )
+
+    def as_environment(self) -> dict[str, str]:
+        """These settings as the MLCADENCE_SERVING_* variables that recreate
+        them in another process."""
+        prefix = self.model_config["env_prefix"]
+        env = {}
+        for name, value in self.model_dump().items():
+            if value is None:
+                continue
+            text = ("1" if value else "0") if isinstance(value, bool) else str(value)
+            env[f"{prefix}{name.upper()}"] = text
+        return env
 
 
 @lru_cache(maxsize=1)

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,8 +72,8 @@ class MicroBatcher:
         self,
         predict: Callable[[Any, Any, dict | None], Any],
         *,
-        max_size: int = 64,
-        max_wait_s: float = 0.002,
+        max_size: int,
+        max_wait_s: float,
         on_batch: Callable[[int], None] | None = None,
     ):
         self._predict = predict
@@ -84,9 +85,19 @@ class MicroBatcher:
         self._task: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="predict")
-        # Requests being handled right now (read, parsed, queued or predicted);
-        # the app counts them, the loop uses them to decide whether to wait.
+        # Requests being handled right now (read, parsed, queued or predicted):
+        # the loop waits for batch-mates only while some are not queued yet.
         self.in_flight = 0
+
+    @contextmanager
+    def request(self) -> Iterator[None]:
+        """Marks one request in flight for as long as the block runs, from
+        before its body is read until its answer is ready."""
+        self.in_flight += 1
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
 
     async def submit(self, model: Any, model_input: ModelInput) -> Any:
         loop = asyncio.get_running_loop()
@@ -122,13 +133,11 @@ class MicroBatcher:
         key = first.model_input.batch_key
         if key is None or self.max_size == 1:
             return batch
-        rows = first.model_input.n_rows
         keep: list[_Item] = []
         while self._queue and len(batch) < self.max_size:
             item = self._queue.popleft()
             if item.model_input.batch_key == key and item.model is first.model:
                 batch.append(item)
-                rows += item.model_input.n_rows
             else:
                 keep.append(item)
         self._queue.extendleft(reversed(keep))
@@ -178,10 +187,6 @@ class MicroBatcher:
             except Exception as exc:  # noqa: BLE001 - reported to that request only
                 outcomes.append((False, exc))
         return outcomes
-
-    def predict_now(self, model: Any, model_input: ModelInput) -> Any:
-        """Unbatched, synchronous: batch scoring (`mlcadence predict`) and warm-up."""
-        return self._predict(model, model_input.data, model_input.params)
 
     def close(self) -> None:
         if self._task is not None:

@@ -19,7 +19,7 @@ from mlcadence.serving.errors import DeployError
 
 DEPLOY_TARGETS: dict[str, str] = {
     "local": "mlcadence.serving.local_target:LocalTarget",
-    "docker": "mlcadence.projects.docker_deploy:DockerTarget",
+    "docker": "mlcadence.serving.docker_target:DockerTarget",
 }
 
 # Model version tags written for every deployment (what, where, when).
@@ -61,6 +61,23 @@ class DeployTarget(Protocol):
     def list(self) -> list[DeploymentRecord]: ...
 
     def stop(self, name_or_port: str | int) -> DeploymentRecord: ...
+
+
+def health_check(admin_port: int, version: str | None) -> tuple[bool, str]:
+    """One look at a new server's /health on its private admin port (which the
+    server it replaces cannot answer): (True, "") once it answers 200 serving
+    `version` (any version when None), else (False, what it said instead)."""
+    import httpx
+
+    try:
+        response = httpx.get(f"http://127.0.0.1:{admin_port}/health", timeout=5)
+        body = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        return False, str(exc)
+    served = (body.get("model") or {}).get("version")
+    if response.status_code == 200 and (version is None or str(served) == str(version)):
+        return True, ""
+    return False, f"HTTP {response.status_code}, serving version {served}"
 
 
 def get_target(name: str) -> DeployTarget:

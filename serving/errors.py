@@ -1,7 +1,9 @@
 """The serving layer's errors, one branch of `mlcadence.errors`.
 
 The HTTP layer turns any of them into MLflow's error JSON and the status
-from the shared code table, or the override HTTP has a sharper word for.
+from the shared code table, or the override HTTP has a sharper word for:
+client faults are 4xx; `ModelFailed` and `InternalError` are the server's
+own faults (500).
 """
 
 from __future__ import annotations
@@ -28,10 +30,16 @@ class SchemaMismatch(ServingError):
 
 
 class ModelFailed(ServingError):
-    """The model raised while predicting. MLflow answers this with 400 too:
-    the request is what the model could not handle."""
+    """The model raised on input that passed signature enforcement: a fault of
+    the served model, so a 500 (logged with its traceback), not the client's."""
 
-    error_code = "BAD_REQUEST"
+    error_code = "INTERNAL_ERROR"
+
+
+class InternalError(ServingError):
+    """A bug of the server's own while handling a request (logged, 500)."""
+
+    error_code = "INTERNAL_ERROR"
 
 
 class Unauthenticated(ServingError):
@@ -60,6 +68,12 @@ class ModelLoadError(ServingError):
     """A model could not be loaded or warmed up (startup or hot reload)."""
 
     error_code = "INVALID_STATE"
+
+
+class InvalidSetting(ServingError):
+    """A serving setting (CLI option or MLCADENCE_SERVING_* variable) is invalid."""
+
+    error_code = "INVALID_PARAMETER_VALUE"
 
 
 class DeployError(ServingError):

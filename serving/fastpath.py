@@ -75,10 +75,6 @@ FAST_PREDICTORS: dict[str, Callable[[Any, str], Callable[[Any], Any] | None]] = 
 
 def fast_predict(estimator: Any, method: str, probes: list[np.ndarray]) -> Callable | None:
     """A verified fast predict for `estimator.<method>`, or None."""
-    from mlcadence.serving.config import fast_path_enabled
-
-    if not fast_path_enabled():
-        return None
     builder = FAST_PREDICTORS.get(type(estimator).__name__)
     if builder is None:
         return None

@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from mlcadence.serving.deploy import DeploymentRecord
+from mlcadence.serving.deploy import DeploymentRecord, health_check
 from mlcadence.serving.errors import DeployError, DeploymentNotFound
 
 HEALTH_TIMEOUT = 180.0  # seconds for import + load + warm-up on a busy box
@@ -146,11 +146,11 @@ class LocalTarget:
             },
         )
         try:
-            health = self._wait_healthy(proc, state_file, version, health_timeout, log_path)
+            admin_port = self._wait_healthy(proc, state_file, version, health_timeout, log_path)
         except DeployError:
             self._terminate(proc.pid)
             raise
-        record.details["admin_port"] = health.get("admin_port")
+        record.details["admin_port"] = admin_port
         # The new server is serving; now retire the one(s) it replaces.
         for old in previous:
             self._terminate(int(old.handle))
@@ -218,9 +218,8 @@ class LocalTarget:
                 close_fds=True,
             )
 
-    def _wait_healthy(self, proc, state_file: Path, version, timeout, log_path) -> dict:
-        import httpx
-
+    def _wait_healthy(self, proc, state_file: Path, version, timeout, log_path) -> int:
+        """The new server's admin port, once its /health reports `version`."""
         deadline = time.monotonic() + timeout
         admin = None
         last = "no answer yet"
@@ -237,15 +236,9 @@ class LocalTarget:
                 except ValueError:
                     admin = None
             if admin:
-                try:
-                    r = httpx.get(f"http://127.0.0.1:{admin}/health", timeout=5)
-                    body = r.json()
-                    served = (body.get("model") or {}).get("version")
-                    if r.status_code == 200 and (version is None or str(served) == str(version)):
-                        return {"admin_port": admin, **body}
-                    last = f"HTTP {r.status_code}, serving version {served}"
-                except (httpx.HTTPError, ValueError) as exc:
-                    last = str(exc)
+                healthy, last = health_check(admin, version)
+                if healthy:
+                    return admin
             time.sleep(0.2)
         raise DeployError(
             f"The new server did not report version {version} healthy within {timeout:.0f} s "

@@ -64,5 +64,33 @@ class ServerMetrics:
         except ValueError:
             self.model_version.set(0)
 
+    def note_reload(self, ok: bool) -> None:
+        self.reloads.labels("success" if ok else "failure").inc()
+        self.reload_failing.set(0 if ok else 1)
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class RequestMetricsMiddleware:
+    """Pure ASGI middleware: counts every response by path and status."""
+
+    def __init__(self, app, metrics: ServerMetrics):
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        status = 500
+
+        async def send_and_note(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            self.metrics.record(scope["path"], status)

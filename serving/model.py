@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from mlcadence.serving.errors import ModelLoadError
-from mlcadence.serving.schema import InputSchema
+from mlcadence.settings import ServingSettings
+from mlcadence.tracking.models.mlmodel import signature_of
+from mlcadence.tracking.models.signature import Schema
 
 # We pass arrays whose columns were already matched by name to the signature,
 # so scikit-learn's "fitted with feature names" reminder is noise here.
@@ -29,12 +31,14 @@ warnings.filterwarnings("ignore", message="X does not have valid feature names")
 _MOVING = re.compile(r"^models:/[^/@]+(@[^/]+|/latest|/(?!\d+$)[^/]+)$", re.IGNORECASE)
 
 SERVING_EXAMPLE_FILE = "serving_input_example.json"
+# Where no settings are passed (tests, notebooks): the setting's own default.
+FAST_PATH_DEFAULT: bool = ServingSettings.model_fields["fast_path"].default
 
 
 @dataclass
 class LoadedModel:
     predict_fn: Callable[[Any, dict | None], Any]
-    schema: InputSchema | None
+    schema: Schema | None  # the signature's inputs
     wants_frame: bool
     uri: str
     name: str | None = None
@@ -57,6 +61,12 @@ class LoadedModel:
         }
 
 
+def input_schema(metadata: dict | None) -> Schema | None:
+    """The input schema of an MLmodel document's signature, if it has one."""
+    signature = signature_of(metadata or {})
+    return signature.inputs if signature is not None else None
+
+
 def is_moving_uri(uri: str) -> bool:
     """True for aliases, `latest` and stages: the registry can move them."""
     return bool(_MOVING.match(uri or ""))
@@ -70,12 +80,13 @@ def from_estimator(
     name: str | None = None,
     version: str | None = None,
     serving_example: dict | None = None,
+    fast_path: bool = FAST_PATH_DEFAULT,
 ) -> LoadedModel:
     """Wrap an in-memory estimator (tests, notebooks) as a servable model."""
     method = _predict_method_name(metadata)
     return LoadedModel(
-        predict_fn=_estimator_predict(estimator, method),
-        schema=InputSchema.from_metadata(metadata),
+        predict_fn=_estimator_predict(estimator, method, fast_path),
+        schema=input_schema(metadata),
         wants_frame=False,
         uri=uri,
         name=name,
@@ -85,8 +96,9 @@ def from_estimator(
     )
 
 
-def load(uri: str) -> LoadedModel:
-    """Resolve and load `uri`; any failure becomes a `ModelLoadError` that says why."""
+def load(uri: str, *, fast_path: bool = FAST_PATH_DEFAULT) -> LoadedModel:
+    """Resolve and load `uri`; any failure becomes a `ModelLoadError` that says why.
+    `fast_path`: use a verified faster predict for tree ensembles where one exists."""
     try:
         from mlcadence.tracking.models import load_model
         from mlcadence.tracking.uris import resolve_model_uri
@@ -108,10 +120,10 @@ def load(uri: str) -> LoadedModel:
     mv = getattr(resolved, "model_version", None)
     if mv is not None and getattr(mv, "run_id", None):
         run_id = mv.run_id
-    predict_fn, wants_frame = fast_predictor(pyfunc, metadata)
+    predict_fn, wants_frame = fast_predictor(pyfunc, metadata, fast_path)
     return LoadedModel(
         predict_fn=predict_fn,
-        schema=InputSchema.from_metadata(metadata),
+        schema=input_schema(metadata),
         wants_frame=wants_frame,
         uri=uri,
         name=resolved.name,
@@ -154,11 +166,13 @@ def _predict_method_name(metadata: dict | None) -> str:
     return (flavors.get("python_function") or {}).get("predict_fn") or "predict"
 
 
-def _estimator_predict(estimator: Any, method_name: str) -> Callable[[Any, dict | None], Any]:
+def _estimator_predict(
+    estimator: Any, method_name: str, fast_path: bool
+) -> Callable[[Any, dict | None], Any]:
     """The estimator's predict method, or a verified faster equivalent."""
     method = getattr(estimator, method_name)
     width = getattr(estimator, "n_features_in_", None)
-    if isinstance(width, int):
+    if fast_path and isinstance(width, int):
         from mlcadence.serving.fastpath import fast_predict, probe_inputs
 
         method = fast_predict(estimator, method_name, probe_inputs(width)) or method
@@ -169,7 +183,7 @@ def _estimator_predict(estimator: Any, method_name: str) -> Callable[[Any, dict 
     return predict
 
 
-def fast_predictor(pyfunc: Any, metadata: dict | None) -> tuple[Callable, bool]:
+def fast_predictor(pyfunc: Any, metadata: dict | None, fast_path: bool) -> tuple[Callable, bool]:
     """(predict(data, params), wants_frame). The raw scikit-learn estimator when
     the pyfunc wrapper exposes one, else the wrapper itself on DataFrames."""
     method = _predict_method_name(metadata)
@@ -179,7 +193,7 @@ def fast_predictor(pyfunc: Any, metadata: dict | None) -> tuple[Callable, bool]:
         except Exception:  # noqa: BLE001 - accessor not offered by this wrapper
             continue
         if raw is not None and hasattr(raw, "fit") and callable(getattr(raw, method, None)):
-            return _estimator_predict(raw, method), False
+            return _estimator_predict(raw, method, fast_path), False
 
     def predict(data: Any, params: dict | None = None) -> Any:
         if params:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlcadence.serving.schema import InputSchema, _json_type
+from mlcadence.tracking.models.signature import Schema
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -27,21 +27,39 @@ ERROR_STATUSES = {
 }
 
 
-def _row_schemas(schema: InputSchema | None) -> tuple[dict, dict]:
+# Signature column type -> the JSON Schema of one value of it.
+JSON_TYPES: dict[str, dict] = {
+    "double": {"type": "number"},
+    "float": {"type": "number"},
+    "long": {"type": "integer"},
+    "integer": {"type": "integer"},
+    "boolean": {"type": "boolean"},
+    "string": {"type": "string"},
+    "binary": {"type": "string", "format": "byte"},
+    "datetime": {"type": "string", "format": "date-time"},
+}
+
+
+def _row_schemas(schema: Schema | None) -> tuple[dict, dict]:
     """(positional row schema, record schema)."""
-    if schema is None or schema.is_tensor or not schema.columns:
+    if schema is None or schema.is_tensor:
         return {"type": "array"}, {"type": "object"}
-    cells = [_json_type(c.type) for c in schema.columns]
+    cells = [JSON_TYPES.get(c.type_name, {}) for c in schema.columns]
     n = len(cells)
     positional = {"type": "array", "prefixItems": cells, "minItems": n, "maxItems": n}
-    return positional, schema.json_schema()
+    record = {
+        "type": "object",
+        "properties": {str(c.name): cell for c, cell in zip(schema.columns, cells, strict=True)},
+        "required": [c.name for c in schema.columns if c.required and c.name is not None],
+    }
+    return positional, record
 
 
-def request_schema(schema: InputSchema | None) -> dict:
+def request_schema(schema: Schema | None) -> dict:
     row, record = _row_schemas(schema)
     columns = {"type": "array", "items": {"type": "string"}}
-    if schema is not None and schema.names:
-        columns["example"] = list(schema.names)
+    if _column_names(schema):
+        columns["example"] = _column_names(schema)
     params = {"type": "object", "description": "Inference parameters (models with a params schema)"}
     shapes = {
         "dataframe_split": {
@@ -123,7 +141,14 @@ def invocations_openapi(document: dict[str, Any], model) -> None:
     }
 
 
-def _csv_example(schema: InputSchema | None) -> str:
-    if schema is None or not schema.names:
+def _column_names(schema: Schema | None) -> list[str]:
+    if schema is None or schema.is_tensor or not schema.has_names:
+        return []
+    return [str(name) for name in schema.names]
+
+
+def _csv_example(schema: Schema | None) -> str:
+    names = _column_names(schema)
+    if not names:
         return "a,b\n1,2\n"
-    return ",".join(schema.names) + "\n" + ",".join("0" for _ in schema.names) + "\n"
+    return ",".join(names) + "\n" + ",".join("0" for _ in names) + "\n"

@@ -6,10 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlcadence.serving import protocol
-from mlcadence.serving.convert import to_model_input
 from mlcadence.serving.errors import UnsupportedMediaType
-from mlcadence.serving.model import LoadedModel
 from mlcadence.serving.model import load as load_model
+from mlcadence.serving.scoring import score_bytes
 
 # File suffix -> the Content-Type the server would have received.
 MEDIA_TYPES = {
@@ -31,17 +30,16 @@ def media_type_for(path: Path, content_type: str | None = None) -> str:
         ) from None
 
 
-def score_bytes(model: LoadedModel, body: bytes, media_type: str) -> bytes:
-    """The JSON a POST /invocations of `body` would answer with."""
-    payload = protocol.parse_body(body, media_type)
-    model_input = to_model_input(payload, model.schema, want_frame=model.wants_frame)
-    return protocol.predictions_json(model.predict(model_input.data, model_input.params))
-
-
 def score_file(
-    model_uri: str, input_path: Path, output_path: Path | None, content_type: str | None = None
+    model_uri: str,
+    input_path: Path,
+    output_path: Path | None,
+    content_type: str | None = None,
+    *,
+    fast_path: bool,
 ) -> bytes:
-    model = load_model(model_uri)
+    """Score a file as POST /invocations would; `fast_path` as the server's setting."""
+    model = load_model(model_uri, fast_path=fast_path)
     result = score_bytes(
         model, Path(input_path).read_bytes(), media_type_for(Path(input_path), content_type)
     )

@@ -43,6 +43,14 @@ class ModelHolder:
         self.last_failure: ReloadFailure | None = None
         self.on_swap: list[Callable[[LoadedModel], None]] = []
 
+    def unavailable_message(self) -> str:
+        """What a client is told while no model is loaded."""
+        reason = f" Last error: {self.last_failure.message}" if self.last_failure else ""
+        return (
+            f"No model is loaded yet for {self.uri!r}; retry shortly (the server polls the "
+            f"registry).{reason}"
+        )
+
     def swap(self, model: LoadedModel) -> None:
         self.current = model
         self.last_failure = None

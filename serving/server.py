@@ -19,7 +19,7 @@ import threading
 import time
 from pathlib import Path
 
-from mlcadence.serving.config import CONFIG_ENV, ServerConfig
+from mlcadence.settings import ServingSettings
 
 log = logging.getLogger("mlcadence.serving")
 
@@ -94,24 +94,25 @@ def bind_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.soc
 
 
 def app_from_env():
-    """uvicorn factory for `--workers N`: each worker rebuilds the app from the
-    JSON config in MLCADENCE_SERVING_CONFIG."""
+    """uvicorn factory for `--workers N`: each worker reads its settings from
+    the MLCADENCE_SERVING_* variables the parent set (`serve`)."""
     from mlcadence.serving.app import create_app
+    from mlcadence.serving.settings import read_settings
 
-    return create_app(config=ServerConfig.from_env())
+    return create_app(read_settings())
 
 
-def _uvicorn_config(app, config: ServerConfig):
+def _uvicorn_config(app, settings: ServingSettings):
     import uvicorn
 
     return uvicorn.Config(
         app,
-        host=config.host,
-        port=config.port,
-        workers=config.workers,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
         factory=isinstance(app, str),
-        log_level=config.log_level,
-        access_log=config.access_log,
+        log_level=settings.log_level,
+        access_log=settings.access_log,
         timeout_graceful_shutdown=30,
         lifespan="on",
         # MLflow's server answers with uvicorn's default header; we skip it.
@@ -129,78 +130,98 @@ def write_state(path: str | None, **fields) -> None:
     os.replace(tmp, target)  # readers never see half a file
 
 
-def serve(config: ServerConfig) -> None:
-
+def serve(settings: ServingSettings) -> None:
     logging.basicConfig(
-        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    if config.workers > 1:
-        os.environ[CONFIG_ENV] = config.to_env()
+    if settings.workers > 1:
+        os.environ.update(settings.as_environment())  # what each worker reads
         app = "mlcadence.serving.server:app_from_env"
     else:
         from mlcadence.serving.app import create_app
 
-        app = create_app(config=config)  # loads (and warms up) the model first
-    sockets = [bind_socket(config.host, config.port, reuse_port=config.reuse_port)]
+        app = create_app(settings)  # loads (and warms up) the model first
+    sockets = [bind_socket(settings.host, settings.port, reuse_port=settings.reuse_port)]
     admin_port = None
-    if config.admin_port is not None:
-        admin = bind_socket("127.0.0.1", config.admin_port)
+    if settings.admin_port is not None:
+        admin = bind_socket("127.0.0.1", settings.admin_port)
         sockets.append(admin)
         admin_port = admin.getsockname()[1]
     port = sockets[0].getsockname()[1]
     write_state(
-        config.state_file,
+        settings.state_file,
         pid=os.getpid(),
         port=port,
         admin_port=admin_port,
-        model_uri=config.model_uri,
+        model_uri=settings.model_uri,
     )
     log.info(
         "serving %s on http://%s:%d (workers=%d)",
-        config.model_uri,
-        config.host,
+        settings.model_uri,
+        settings.host,
         port,
-        config.workers,
+        settings.workers,
     )
-    if config.workers > 1:
+    if settings.workers > 1:
         from uvicorn.supervisors import Multiprocess
 
-        Multiprocess(_uvicorn_config(app, config), sockets=sockets).run()
+        Multiprocess(_uvicorn_config(app, settings), sockets=sockets).run()
     else:
         app = DrainingApp(app)
-        server = _draining_server(_uvicorn_config(app, config), app, DRAIN_SECONDS)
+        server = _draining_server(_uvicorn_config(app, settings), app, DRAIN_SECONDS)
         server.run(sockets=sockets)
         if not server.started:
             sys.exit(3)
 
 
-def parse_args(argv: list[str] | None = None) -> ServerConfig:
+# Options of `python -m mlcadence.serving.server`: each is a ServingSettings
+# field, and its help is that field's description.
+SERVER_OPTIONS = (
+    "host",
+    "port",
+    "workers",
+    "batch_max_size",
+    "batch_max_wait_ms",
+    "timeout",
+    "max_body_bytes",
+    "reload_interval",
+    "access_log",
+    "log_level",
+    "reuse_port",
+    "admin_port",
+    "state_file",
+)
+
+
+# A field's type -> how argparse reads it (bools are flags).
+ARG_TYPES = {int: int, int | None: int, float: float, str: str, str | None: str}
+
+
+def parse_args(argv: list[str] | None = None) -> ServingSettings:
+    from mlcadence.serving.settings import option_name, read_settings
+
+    fields = ServingSettings.model_fields
     p = argparse.ArgumentParser(prog="python -m mlcadence.serving.server", description=__doc__)
-    p.add_argument("--model-uri", "-m", required=True)
-    p.add_argument("--host")
-    p.add_argument("--port", type=int)
-    p.add_argument("--workers", type=int)
-    p.add_argument("--batch-max-size", type=int)
-    p.add_argument("--batch-max-wait-ms", type=float)
-    p.add_argument("--timeout", type=float)
-    p.add_argument("--max-body-bytes", type=int)
-    p.add_argument("--reload-interval", type=float)
-    p.add_argument("--access-log", action="store_true", default=None)
-    p.add_argument("--log-level")
-    p.add_argument("--reuse-port", action="store_true", default=None)
-    p.add_argument("--admin-port", type=int)
-    p.add_argument("--state-file")
-    args = vars(p.parse_args(argv))
-    return ServerConfig.from_env(**args)
+    p.add_argument("--model-uri", "-m", required=True, help=fields["model_uri"].description)
+    for name in SERVER_OPTIONS:
+        field = fields[name]
+        if field.annotation is bool:
+            p.add_argument(
+                option_name(name), action="store_true", default=None, help=field.description
+            )
+        else:
+            p.add_argument(
+                option_name(name), type=ARG_TYPES[field.annotation], help=field.description
+            )
+    return read_settings(**vars(p.parse_args(argv)))
 
 
 def main(argv: list[str] | None = None) -> None:
-    from mlcadence.serving.errors import ServingError
+    from mlcadence.errors import MlcadenceError
 
-    config = parse_args(argv)
     try:
-        serve(config)
-    except ServingError as exc:
+        serve(parse_args(argv))
+    except MlcadenceError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         sys.exit(2)
 

@@ -8,48 +8,62 @@ from pathlib import Path
 
 import typer
 
+from mlcadence.settings import ServingSettings
+
 deployments_app = typer.Typer(help="Running deployments: list, stop.", no_args_is_help=True)
+
+
+def _setting(name: str, *flags: str):
+    """A `serve` option for the ServingSettings field `name`: its help and
+    default come from the field; not given, the environment decides."""
+    from mlcadence.serving.settings import env_name, option_name
+
+    field = ServingSettings.model_fields[name]
+    default = field.get_default(call_default_factory=True)
+    flag = option_name(name)
+    if field.annotation is bool:
+        flag = f"{flag}/--no-{flag[2:]}"
+    return typer.Option(
+        None,
+        flag,
+        *flags,
+        help=f"{field.description} (default: {default}; env {env_name(name)})",
+        show_default=False,
+    )
 
 
 def serve(
     model_uri: str = typer.Option(
-        ..., "--model-uri", "-m", help="runs:/…, models:/name/3, models:/name@alias or a path"
+        ..., "--model-uri", "-m", help=ServingSettings.model_fields["model_uri"].description
     ),
-    host: str = typer.Option("127.0.0.1", help="Interface to listen on"),
-    port: int = typer.Option(5000, "--port", "-p"),
-    workers: int = typer.Option(1, "--workers", "-w", help="uvicorn worker processes"),
-    batch_max_size: int = typer.Option(
-        None, help="Most requests coalesced into one predict (1 = no batching)"
-    ),
-    batch_max_wait_ms: float = typer.Option(
-        None, help="Longest wait for more requests to join a batch"
-    ),
-    timeout: float = typer.Option(
-        None, "--timeout", "-t", help="Seconds before a request gets 504"
-    ),
-    max_body_bytes: int = typer.Option(None, help="Largest request body (413 above)"),
-    reload_interval: float = typer.Option(
-        None, help="Seconds between registry polls for an alias (0 = off)"
-    ),
-    access_log: bool = typer.Option(False, help="Log every request (slower)"),
+    host: str = _setting("host"),
+    port: int = _setting("port", "-p"),
+    workers: int = _setting("workers", "-w"),
+    batch_max_size: int = _setting("batch_max_size"),
+    batch_max_wait_ms: float = _setting("batch_max_wait_ms"),
+    timeout: float = _setting("timeout", "-t"),
+    max_body_bytes: int = _setting("max_body_bytes"),
+    reload_interval: float = _setting("reload_interval"),
+    access_log: bool = _setting("access_log"),
 ) -> None:
     """Serve a model over HTTP in MLflow's scoring protocol (POST /invocations)."""
-    from mlcadence.serving.config import ServerConfig
     from mlcadence.serving.server import serve as run_server
+    from mlcadence.serving.settings import read_settings
 
-    config = ServerConfig.from_env(
-        model_uri=model_uri,
-        host=host,
-        port=port,
-        workers=workers,
-        batch_max_size=batch_max_size,
-        batch_max_wait_ms=batch_max_wait_ms,
-        timeout=timeout,
-        max_body_bytes=max_body_bytes,
-        reload_interval=reload_interval,
-        access_log=access_log or None,
+    run_server(
+        read_settings(
+            model_uri=model_uri,
+            host=host,
+            port=port,
+            workers=workers,
+            batch_max_size=batch_max_size,
+            batch_max_wait_ms=batch_max_wait_ms,
+            timeout=timeout,
+            max_body_bytes=max_body_bytes,
+            reload_interval=reload_interval,
+            access_log=access_log,
+        )
     )
-    run_server(config)
 
 
 def predict(
@@ -67,8 +81,10 @@ def predict(
 ) -> None:
     """Score a file with the same parsing and checks as POST /invocations."""
     from mlcadence.serving.predict import score_file
+    from mlcadence.serving.settings import read_settings
 
-    result = score_file(model_uri, input_path, output_path, content_type)
+    fast_path = read_settings().fast_path
+    result = score_file(model_uri, input_path, output_path, content_type, fast_path=fast_path)
     if output_path is None:
         sys.stdout.write(result.decode() + "\n")
     else:

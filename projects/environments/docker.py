@@ -28,67 +28,16 @@ import tempfile
 from pathlib import Path
 from urllib.parse import urlparse
 
+from mlcadence.containers import wheelhouse
+from mlcadence.containers.docker import build_image, docker_client, image_exists
 from mlcadence.projects.environments.base import Execution
-from mlcadence.projects.errors import EnvironmentUnavailable, InvalidProject, ProjectError
+from mlcadence.projects.errors import EnvironmentUnavailable, InvalidProject
 from mlcadence.projects.spec import DockerEnv, Project
 
 CONTAINER_CODE_DIR = "/mlflow/projects/code/"
 CONTAINER_STORE_DIR = "/mlflow/tmp/mlruns"
 WHEELHOUSE_DIR = ".wheelhouse"
 _CONTEXT_IGNORE = (".git", "mlruns", "__pycache__", "*.pyc", ".pytest_cache", WHEELHOUSE_DIR)
-
-
-def docker_client():
-    """A client for the local engine, or a clear error saying how to get one."""
-    try:
-        import docker
-    except ImportError:
-        raise EnvironmentUnavailable(
-            "The `docker` Python package is missing; pip install docker."
-        ) from None
-    try:
-        client = docker.from_env()
-        client.ping()
-    except Exception as exc:  # the SDK raises several unrelated types here
-        raise EnvironmentUnavailable(
-            f"Cannot reach a Docker engine ({exc}). Start dockerd (or set DOCKER_HOST) and "
-            "check that `docker info` works."
-        ) from None
-    return client
-
-
-def image_exists(client, tag: str) -> bool:
-    import docker.errors
-
-    try:
-        client.images.get(tag)
-        return True
-    except docker.errors.ImageNotFound:
-        return False
-
-
-def build_image(client, context_dir: Path, tag: str, output, buildargs=None, dockerfile=None):
-    """Build with the SDK's low-level API so build output streams as it comes."""
-    image_id = None
-    for chunk in client.api.build(
-        path=str(context_dir),
-        tag=tag,
-        rm=True,
-        forcerm=True,
-        decode=True,
-        buildargs=buildargs or {},
-        dockerfile=dockerfile,
-    ):
-        if "stream" in chunk:
-            output(chunk["stream"])
-        if "error" in chunk:
-            raise ProjectError(
-                f"Building image {tag} failed: {chunk['error'].strip()}. "
-                "Fix the Dockerfile or the project, then run again."
-            )
-        if "aux" in chunk and "ID" in chunk["aux"]:
-            image_id = chunk["aux"]["ID"]
-    return client.images.get(image_id or tag)
 
 
 def _image_name(project: Project) -> str:
@@ -140,7 +89,6 @@ class DockerEnvManager:
             ) from None
 
     def _build_from_dockerfile(self, client, project: Project, tag: str, execution: Execution):
-        from mlcadence.projects import wheelhouse
         from mlcadence.settings import get_settings
 
         with tempfile.TemporaryDirectory(prefix="mlcadence-base-ctx-") as tmp:

@@ -12,10 +12,10 @@ import pandas as pd
 
 from mlcadence.serving.app import create_app
 from mlcadence.serving.batching import MicroBatcher
-from mlcadence.serving.config import ServerConfig
 from mlcadence.serving.convert import ModelInput
 from mlcadence.serving.model import from_estimator
-from tests.serving.serving_helpers import FEATURES
+from mlcadence.settings import ServingSettings
+from tests.serving.flagship import FEATURES
 
 SIGNATURE = {
     "signature": {
@@ -112,8 +112,8 @@ def test_inputs_with_params_or_other_columns_are_not_mixed():
 def test_http_answers_under_batching_equal_the_estimator(stock_estimator):
     """The real app (in-process ASGI): 60 concurrent requests of 1-5 rows."""
     app = create_app(
+        ServingSettings(batch_max_size=16, batch_max_wait_ms=5),
         model=from_estimator(stock_estimator, metadata=SIGNATURE),
-        config=ServerConfig(batch_max_size=16, batch_max_wait_ms=5),
     )
     rng = np.random.default_rng(7)
     bodies = [rng.integers(0, 2, size=(1 + i % 5, 14)).tolist() for i in range(60)]

@@ -9,12 +9,13 @@ import pytest
 
 from mlcadence.serving.convert import to_model_input
 from mlcadence.serving.errors import BadRequest, SchemaMismatch
+from mlcadence.serving.model import input_schema
 from mlcadence.serving.protocol import parse_content_type, payload_from_json
-from mlcadence.serving.schema import InputSchema
+from mlcadence.tracking.models.signature import Schema
 
 
-def schema(*specs) -> InputSchema:
-    return InputSchema.from_metadata({"signature": {"inputs": json.dumps(list(specs))}})
+def schema(*specs) -> Schema:
+    return input_schema({"signature": {"inputs": json.dumps(list(specs))}})
 
 
 NUMERIC = schema(
@@ -76,3 +77,12 @@ def test_no_rows_and_unknown_shapes_are_bad_requests():
 def test_missing_content_type_means_json():
     assert parse_content_type(None) == "application/json"
     assert parse_content_type("Application/JSON; charset=utf-8") == "application/json"
+
+
+def test_the_server_reads_the_same_signature_the_pyfunc_loader_enforces(stock_model):
+    from mlcadence.serving.model import load
+    from mlcadence.tracking.models import load_model
+
+    served = load(str(stock_model)).schema
+    assert served == load_model(stock_model).signature.inputs
+    assert served.all_numeric and served.names[0] == "lag_0"

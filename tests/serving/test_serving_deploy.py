@@ -1,5 +1,7 @@
 """The local deploy target and the deploy flow, with real processes, a real
-registry and the session's real Prefect server."""
+registry and the session's real Prefect server. Each test starts from no
+deployment (and those that need one deploy version 1 first), so every test
+passes on its own and in any order."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import pytest
 
 from mlcadence.serving.errors import DeployError, DeploymentNotFound
 from mlcadence.serving.local_target import LocalTarget
-from tests.serving.serving_helpers import BOOK_ROW, train_forest
+from tests.serving.flagship import BOOK_ROW
 
 pytestmark = pytest.mark.integration
 
@@ -23,42 +25,57 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def deploy_env(tmp_path_factory):
-    """A registry with versions 1 and 2 of `stockpred` (champion = 1) and a
-    broken version 3; the tracking store and state dir set for the module."""
-    import os
-
-    from mlcadence.settings import reload_settings
+def registry(tmp_path_factory, train_forest):
+    """A store with versions 1 and 2 of `stockpred` (champion = 1) and a broken
+    version 3. Read-only for the tests: they only deploy from it."""
     from mlcadence.tracking import Client
     from mlcadence.tracking.models import save_model
     from mlcadence.tracking.registry import register_model
     from mlcadence.tracking.uris import resolve_model_uri
 
     root = tmp_path_factory.mktemp("deploy")
-    saved = {k: os.environ.get(k) for k in ("MLCADENCE_TRACKING_URI", "MLCADENCE_STATE_DIR")}
-    os.environ["MLCADENCE_TRACKING_URI"] = str(root / "mlruns")
-    os.environ["MLCADENCE_STATE_DIR"] = str(root / "state")
-    reload_settings()
-    client = Client(str(root / "mlruns"))
+    store = str(root / "mlruns")
+    client = Client(store)
     for seed in (0, 1, 2):
         est, X = train_forest(seed=seed, n_estimators=10)
         save_model(est, str(root / f"m{seed}"), input_example=X.head(2))
         register_model(str(root / f"m{seed}"), "stockpred", client=client)
-    (resolve_model_uri("models:/stockpred/3").local_path / "model.pkl").write_bytes(b"broken")
+    model_dir = resolve_model_uri("models:/stockpred/3", client).local_path
+    (model_dir / "model.pkl").write_bytes(b"broken")
     client.set_registered_model_alias("stockpred", "champion", 1)
+    return store
+
+
+@pytest.fixture
+def deploy_env(registry, tmp_path, monkeypatch):
+    """The registry's store and a fresh state dir for this test; whatever the
+    test deployed is stopped afterwards."""
+    from mlcadence.settings import reload_settings
+    from mlcadence.tracking import Client
+
+    monkeypatch.setenv("MLCADENCE_TRACKING_URI", registry)
+    monkeypatch.setenv("MLCADENCE_STATE_DIR", str(tmp_path / "state"))
+    reload_settings()
     target = LocalTarget()
     try:
-        yield client, target
+        yield Client(registry), target
     finally:
         for record in target.list():
             if record.status == "running":
                 target.stop(record.name)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        monkeypatch.undo()
         reload_settings()
+
+
+@pytest.fixture
+def deployed(deploy_env):
+    """Version 1 of `stockpred` deployed on a free port."""
+    from mlcadence.serving.deploy import deploy_model
+
+    _, target = deploy_env
+    record = deploy_model("stockpred", version=1, port=free_port())
+    assert served_version(record.port) == "1"
+    return record
 
 
 def served_version(port: int) -> str:
@@ -81,41 +98,38 @@ def test_deploy_flow_starts_checks_and_records(prefect_server, deploy_env):
     assert [d.name for d in target.list() if d.status == "running"] == ["stockpred"]
 
 
-def test_redeploy_on_the_same_port_replaces_only_after_healthy(deploy_env):
+def test_redeploy_on_the_same_port_replaces_only_after_healthy(deploy_env, deployed):
     from mlcadence.serving.deploy import deploy_model
 
     client, target = deploy_env
-    old = next(r for r in target.list() if r.name == "stockpred")
-    record = deploy_model("stockpred", version=2, port=old.port)
-    assert record.handle != old.handle
-    assert served_version(old.port) == "2"
+    record = deploy_model("stockpred", version=2, port=deployed.port)
+    assert record.handle != deployed.handle
+    assert served_version(deployed.port) == "2"
     # the old process is gone, the new one is the only deployment
     deadline = time.monotonic() + 30
-    while any(r.handle == old.handle and r.status == "running" for r in target.list()):
+    while any(r.handle == deployed.handle and r.status == "running" for r in target.list()):
         assert time.monotonic() < deadline
         time.sleep(0.1)
     assert [(r.name, r.version) for r in target.list()] == [("stockpred", "2")]
     assert client.get_model_version("stockpred", 2).tags["target"] == "local"
 
 
-def test_failed_health_check_keeps_the_old_deployment(deploy_env):
+def test_failed_health_check_keeps_the_old_deployment(deploy_env, deployed):
     from mlcadence.serving.deploy import deploy_model
 
     _, target = deploy_env
-    current = target.list()[0]
     with pytest.raises(DeployError, match="previous deployment"):
-        deploy_model("stockpred", version=3, port=current.port)
-    assert served_version(current.port) == "2"
-    assert [(r.handle, r.status) for r in target.list()] == [(current.handle, "running")]
+        deploy_model("stockpred", version=3, port=deployed.port)
+    assert served_version(deployed.port) == "1"
+    assert [(r.handle, r.status) for r in target.list()] == [(deployed.handle, "running")]
 
 
-def test_stop_and_list(deploy_env):
+def test_stop_and_list(deploy_env, deployed):
     _, target = deploy_env
-    port = target.list()[0].port
-    stopped = target.stop(str(port))
+    stopped = target.stop(str(deployed.port))
     assert stopped.name == "stockpred"
     assert target.list() == []
     with pytest.raises(httpx.HTTPError):
-        httpx.get(f"http://127.0.0.1:{port}/ping", timeout=5)
+        httpx.get(f"http://127.0.0.1:{deployed.port}/ping", timeout=5)
     with pytest.raises(DeploymentNotFound):
         target.stop("stockpred")

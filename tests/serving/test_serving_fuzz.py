@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlcadence.serving.app import create_app
-from mlcadence.serving.config import ServerConfig
 from mlcadence.serving.model import from_estimator
-from tests.serving.serving_helpers import BOOK_ROW, FEATURES
+from mlcadence.settings import ServingSettings
+from tests.serving.flagship import BOOK_ROW, FEATURES
 
 SIGNATURE = {
     "signature": {
@@ -134,8 +134,8 @@ def client(stock_estimator):
     """The app in-process over ASGI on one event loop (no threads, no sockets):
     ~1 ms a request, so thousands of requests fit in a fast test."""
     app = create_app(
+        ServingSettings(max_body_bytes=4096, timeout=30),
         model=from_estimator(stock_estimator, metadata=SIGNATURE),
-        config=ServerConfig(max_body_bytes=4096, timeout=30),
     )
     loop = asyncio.new_event_loop()
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://fuzz")

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.serving.serving_helpers import BOOK_ROW, FEATURES
+from tests.serving.flagship import BOOK_ROW, FEATURES
 
 pytestmark = pytest.mark.integration
 
@@ -274,9 +274,12 @@ def test_slow_prediction_is_504(quirky_server):
         assert time.monotonic() < deadline
 
 
-def test_model_crash_is_400_not_500(quirky_server):
+def test_model_crash_on_valid_input_is_a_logged_500(quirky_server):
     r = post(quirky_server, {"data": [[42] + [0] * 13]})
-    assert_error(r, 400, "BAD_REQUEST", "lag_0 = 42")
+    assert_error(r, 500, "INTERNAL_ERROR", "lag_0 = 42")
+    # The server's fault, so its log has the traceback of the model's error.
+    log = quirky_server.log()
+    assert "Traceback" in log and "ValueError: lag_0 = 42" in log
 
 
 def test_no_model_loaded_is_503_and_health_says_so(guarded_server):

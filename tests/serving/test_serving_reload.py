@@ -12,12 +12,12 @@ import httpx
 import pytest
 from sklearn.dummy import DummyClassifier
 
-from tests.serving.serving_helpers import FEATURES, training_data
+from tests.serving.flagship import FEATURES
 
 pytestmark = pytest.mark.integration
 
 
-def constant_model(path, value: int):
+def constant_model(path, value: int, training_data):
     from mlcadence.tracking.models import save_model
 
     X, y = training_data()
@@ -28,29 +28,23 @@ def constant_model(path, value: int):
     return path
 
 
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory):
-    import os
-
+@pytest.fixture
+def registry(tmp_path, monkeypatch, training_data):
+    """A fresh registry per test: `hot` versions 1 (answers 0), 2 and 3
+    (answer 1), champion = 1."""
     from mlcadence.tracking import Client
     from mlcadence.tracking.registry import register_model
 
-    root = tmp_path_factory.mktemp("reload")
-    store = str(root / "mlruns")
-    old = os.environ.get("MLCADENCE_TRACKING_URI")
-    os.environ["MLCADENCE_TRACKING_URI"] = store
-    try:
-        client = Client(store)
-        for value in (0, 1, 1):
-            path = constant_model(root / f"model-{value}-{time.monotonic_ns()}", value)
-            register_model(str(path), "hot", client=client)
-        client.set_registered_model_alias("hot", "champion", 1)
-        yield client, store
-    finally:
-        if old is None:
-            os.environ.pop("MLCADENCE_TRACKING_URI", None)
-        else:
-            os.environ["MLCADENCE_TRACKING_URI"] = old
+    store = str(tmp_path / "mlruns")
+    monkeypatch.setenv("MLCADENCE_TRACKING_URI", store)
+    client = Client(store)
+    for value in (0, 1, 1):
+        path = constant_model(
+            tmp_path / f"model-{value}-{time.monotonic_ns()}", value, training_data
+        )
+        register_model(str(path), "hot", client=client)
+    client.set_registered_model_alias("hot", "champion", 1)
+    return client, store
 
 
 def test_alias_move_under_load_drops_nothing_and_switches(start_server, registry):

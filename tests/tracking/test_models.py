@@ -439,3 +439,35 @@ def test_environment_variable_free(tmp_path, frame_data, monkeypatch):
     monkeypatch.setenv("MLCADENCE_TRACKING_URI", "bogus://nowhere")
     save_model(frame_data[2], tmp_path / "m")
     assert os.path.isdir(tmp_path / "m")
+
+
+# -- JSON values (the scoring server's rows) through the same signature rules --
+def test_json_rows_become_one_float_array_checked_cell_by_cell():
+    from mlcadence.tracking.models.signature import ColSpec, rows_to_array
+
+    specs = (ColSpec("double", "a"), ColSpec("long", "b"))
+    assert rows_to_array([[1, 2], [0.5, 3]], specs).tolist() == [[1.0, 2.0], [0.5, 3.0]]
+    with pytest.raises(InvalidInput, match="'b'.*whole numbers"):
+        rows_to_array([[1, 2.5]], specs)
+    with pytest.raises(InvalidInput, match="'a'.*expects a number"):
+        rows_to_array([["x", 2]], specs)
+
+
+def test_json_rows_become_a_frame_typed_by_the_signature():
+    from mlcadence.tracking.models.signature import MISSING, ColSpec, rows_to_frame
+
+    specs = (ColSpec("string", "city"), ColSpec("long", "n"), ColSpec("double", "x", False))
+    frame = rows_to_frame([["Oslo", 3, MISSING]], specs)
+    assert list(frame.columns) == ["city", "n", "x"] and str(frame["n"].dtype) == "int64"
+    assert np.isnan(frame["x"][0])
+    with pytest.raises(InvalidInput, match="'city'.*text"):
+        rows_to_frame([[5, 3, 1.0]], specs)
+
+
+def test_json_tensor_values_are_checked_against_the_spec_shape():
+    from mlcadence.tracking.models.signature import TensorSpec, values_to_tensor
+
+    spec = TensorSpec("float32", (-1, 2))
+    assert values_to_tensor([[1, 2]], spec).dtype == np.float32
+    with pytest.raises(InvalidInput, match=r"\[1, 3\].*\[-1, 2\]"):
+        values_to_tensor([[1, 2, 3]], spec)

@@ -11,14 +11,20 @@ the text is byte-identical to what `mlflow.models.infer_signature` writes.
 Enforcement follows MLflow's rules, with one deliberate widening noted at
 `_coerce_column`: int64 values are accepted for double columns when every
 value is exactly representable, because JSON clients routinely send `1`
-for `1.0`.
+for `1.0`. It has two entry points by the kind of input, with the same rules:
+`enforce` for typed data (DataFrames, arrays; `PyFuncModel.predict`), and
+`rows_to_array` / `rows_to_frame` / `values_to_tensor` for JSON values (the
+scoring server's request rows, checked cell by cell so an error names the row
+and column). Both raise `InvalidInput` naming the column or shape expected.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -38,6 +44,11 @@ COLUMN_TYPES: dict[str, np.dtype] = {
     "datetime": np.dtype("datetime64[ns]"),
 }
 
+# Column types whose values are numbers (booleans as 0/1), and of those the
+# ones that hold whole numbers only.
+NUMERIC_TYPES = frozenset({"boolean", "integer", "long", "float", "double"})
+INTEGER_TYPES = frozenset({"integer", "long"})
+
 # Largest integer a float64 holds exactly.
 _EXACT_FLOAT64_INT = 2**53
 
@@ -50,6 +61,11 @@ class ColSpec:
     type: str | dict
     name: str | int | None = None
     required: bool = True
+
+    @property
+    def type_name(self) -> str:
+        """The DataType name; for nested types, their kind (array, object, map, any)."""
+        return self.type if isinstance(self.type, str) else str(self.type.get("type"))
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"type": self.type} if isinstance(self.type, str) else dict(self.type)
@@ -109,6 +125,22 @@ class Schema:
     @property
     def names(self) -> list:
         return [s.name for s in self.inputs]
+
+    # Read on every scored request, so computed once per schema.
+    @cached_property
+    def columns(self) -> tuple[ColSpec, ...]:
+        """The column specs (empty for a tensor schema)."""
+        return () if self.is_tensor else tuple(self.inputs)  # type: ignore[arg-type]
+
+    @cached_property
+    def tensors(self) -> tuple[TensorSpec, ...]:
+        """The tensor specs (empty for a column schema)."""
+        return tuple(self.inputs) if self.is_tensor else ()  # type: ignore[arg-type]
+
+    @cached_property
+    def all_numeric(self) -> bool:
+        """Every input is a numeric column: the input can be one float array."""
+        return bool(self.columns) and all(c.type_name in NUMERIC_TYPES for c in self.columns)
 
     def to_json(self) -> str:
         return json.dumps([s.to_dict() for s in self.inputs])
@@ -522,3 +554,175 @@ def enforce(data, schema: Schema | None):
             )
         return data
     return _enforce_tensor(data, schema) if schema.is_tensor else _enforce_columns(data, schema)
+
+
+# --------------------------------------------------------------------------
+# enforcement of JSON values (the scoring server's request rows)
+# --------------------------------------------------------------------------
+# A cell the request did not send (an optional column left out).
+MISSING = object()
+
+
+def short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def describe_specs(specs) -> str:
+    return "[" + ", ".join(s.describe() for s in specs) + "]"
+
+
+def rows_to_array(rows: list, specs: tuple[ColSpec, ...]) -> np.ndarray:
+    """Rows of JSON numbers (in `specs` order) as one float64 array: the
+    cheapest input to build, check and batch for a numeric scikit-learn model."""
+    width = len(specs)
+    try:
+        arr = np.array(rows)
+        fast = arr.dtype.kind in "biuf" and arr.ndim == 2 and arr.shape[1] == width
+    except (ValueError, TypeError, OverflowError, RecursionError):
+        fast = False
+    if fast:
+        arr = arr.astype(np.float64, copy=False)
+        if not np.isfinite(arr).all():
+            arr = _check_finite(arr, specs)
+        _check_integral(arr, specs)
+    else:
+        arr = _numeric_array_slow(rows, specs)
+    return arr
+
+
+def _check_finite(arr: np.ndarray, specs) -> np.ndarray:
+    bad = np.argwhere(~np.isfinite(arr))
+    r, c = bad[0]
+    spec = specs[c]
+    if math.isnan(arr[r, c]) and not spec.required:
+        return arr
+    raise InvalidInput(
+        f"Column {spec.describe()} has a non-finite value ({arr[r, c]}) at row {r}; "
+        "send finite numbers."
+    )
+
+
+def _check_integral(arr: np.ndarray, specs) -> None:
+    int_cols = [i for i, s in enumerate(specs) if s.type_name in INTEGER_TYPES]
+    if not int_cols:
+        return
+    sub = arr[:, int_cols]
+    ok = np.isnan(sub) | (sub == np.trunc(sub))
+    if not ok.all():
+        r, c = np.argwhere(~ok)[0]
+        spec = specs[int_cols[c]]
+        raise InvalidInput(
+            f"Column {spec.describe()} needs whole numbers; row {r} has {sub[r, c]}. "
+            "Converting it would lose information."
+        )
+
+
+def _numeric_array_slow(rows: list, specs: tuple[ColSpec, ...]) -> np.ndarray:
+    """Cell by cell, to say exactly which column and row is wrong."""
+    width = len(specs)
+    out = np.empty((len(rows), width), dtype=np.float64)
+    for r, row in enumerate(rows):
+        if not isinstance(row, list) or len(row) != width:
+            raise InvalidInput(
+                f"Row {r} must be a list of {width} values for columns "
+                f"{describe_specs(specs)}; got {short_repr(row)}."
+            )
+        for c, (value, spec) in enumerate(zip(row, specs, strict=True)):
+            out[r, c] = _number(value, spec, r)
+    _check_integral(out, specs)
+    return out
+
+
+def _number(value: Any, spec: ColSpec, row: int) -> float:
+    if value is None or value is MISSING:
+        if spec.required:
+            raise InvalidInput(f"Column {spec.describe()} is required but row {row} has no value.")
+        return math.nan
+    if isinstance(value, bool | int | float):
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number) and not (math.isnan(number) and not spec.required):
+            raise InvalidInput(
+                f"Column {spec.describe()} has an out-of-range or non-finite value at row {row}."
+            )
+        return number
+    raise InvalidInput(
+        f"Column {spec.describe()} expects a number; row {row} has {short_repr(value)} "
+        f"({type(value).__name__}). Failed to convert column {spec.name or '?'} to type "
+        f"'{COLUMN_TYPES[spec.type_name]}'."
+    )
+
+
+def rows_to_frame(rows: list, specs: tuple[ColSpec, ...]) -> pd.DataFrame:
+    """Rows of JSON values (in `specs` order) as a DataFrame typed by the signature."""
+    width = len(specs)
+    columns: list[list] = [[] for _ in range(width)]
+    for r, row in enumerate(rows):
+        if not isinstance(row, list) or len(row) != width:
+            raise InvalidInput(
+                f"Row {r} must be a list of {width} values for columns "
+                f"{describe_specs(specs)}; got {short_repr(row)}."
+            )
+        for c, value in enumerate(row):
+            columns[c].append(value)
+    data = {}
+    for spec, values in zip(specs, columns, strict=True):
+        name = spec.name or str(len(data))
+        data[name] = _typed_column(values, spec)
+    return pd.DataFrame(data)
+
+
+def _typed_column(values: list, spec: ColSpec):
+    kind = spec.type_name
+    if kind in NUMERIC_TYPES:
+        arr = np.array([_number(v, spec, r) for r, v in enumerate(values)], dtype=np.float64)
+        _check_integral(arr.reshape(-1, 1), (spec,))
+        if kind == "boolean" or (kind in INTEGER_TYPES and not np.isnan(arr).any()):
+            return arr.astype(COLUMN_TYPES[kind])
+        return arr.astype(COLUMN_TYPES[kind] if kind in ("double", "float") else "float64")
+    if kind in ("string", "binary"):
+        for r, v in enumerate(values):
+            if v is MISSING or v is None:
+                if spec.required:
+                    raise InvalidInput(
+                        f"Column {spec.describe()} is required but row {r} has no value."
+                    )
+            elif not isinstance(v, str):
+                raise InvalidInput(
+                    f"Column {spec.describe()} expects text; row {r} has {short_repr(v)}."
+                )
+        return pd.Series([None if v is MISSING else v for v in values], dtype=object)
+    if kind == "datetime":
+        try:
+            return pd.to_datetime([None if v is MISSING else v for v in values])
+        except (ValueError, TypeError) as exc:
+            raise InvalidInput(f"Column {spec.describe()} expects ISO dates: {exc}") from None
+    # array/object/map/any: pass the JSON values through unchanged.
+    return pd.Series([None if v is MISSING else v for v in values], dtype=object)
+
+
+def values_to_tensor(value: Any, spec: TensorSpec) -> np.ndarray:
+    """Nested JSON lists as the array a tensor spec describes (dtype and shape checked)."""
+    try:
+        arr = np.array(value, dtype=spec.dtype)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise InvalidInput(
+            f"Input {spec.name or 'tensor'} must be a rectangular array of {spec.dtype} with shape "
+            f"{list(spec.shape)}: {exc}"
+        ) from None
+    shape = tuple(spec.shape)
+    if shape and (
+        arr.ndim != len(shape)
+        or any(
+            want not in (-1, None) and want != got
+            for want, got in zip(shape, arr.shape, strict=True)
+        )
+    ):
+        raise InvalidInput(
+            f"Input {spec.name or 'tensor'} has shape {list(arr.shape)} but the model expects "
+            f"{list(shape)} (-1 = any size)."
+        )
+    return arr

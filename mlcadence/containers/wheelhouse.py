@@ -25,7 +25,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from mlcadence.projects.errors import ProjectError
+from mlcadence.containers.errors import ContainerError
 
 OWN_DISTRIBUTION = "mlcadence"
 READY_MARKER = ".complete"
@@ -129,7 +129,7 @@ def source_root() -> Path:
 
     root = Path(mlcadence.__file__).resolve().parent.parent
     if not (root / "pyproject.toml").is_file():
-        raise ProjectError(
+        raise ContainerError(
             f"mlcadence at {root} is not a source checkout (no pyproject.toml), so its wheel "
             "cannot be built for the image. Install mlcadence from its repository "
             "(pip install -e <repo>) on the machine that builds images."
@@ -210,7 +210,7 @@ def _pip(args: list[str], output=None) -> None:
     if output is not None and done.stdout:
         output(done.stdout)
     if done.returncode != 0:
-        raise ProjectError(
+        raise ContainerError(
             f"pip {args[0]} failed while preparing wheels for an image:\n{done.stderr.strip()}\n"
             "Check that every requirement can be installed on this machine with pip."
         )

@@ -1,0 +1,196 @@
+"""The scoring server's routes. Each reads what it needs from the
+application state (`request.app.state`: settings, token, scoring service,
+model holder, batcher, metrics) that `app.create_app` sets up.
+
+/invocations is a plain Starlette route over the raw body (no pydantic on the
+hot path). Client faults are `ServingError`s answered in MLflow's error JSON
+with a 4xx status; a fault of the server itself is a 500 in the same JSON,
+logged with its traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import os
+import time
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import Response
+
+from mlcadence.serving import protocol
+from mlcadence.serving.errors import (
+    BadRequest,
+    InternalError,
+    NoModelLoaded,
+    PayloadTooLarge,
+    RequestTimeout,
+    ServingError,
+    Unauthenticated,
+)
+from mlcadence.serving.openapi import invocations_openapi
+from mlcadence.serving.reload import ModelHolder
+
+log = logging.getLogger("mlcadence.serving")
+
+JSON = "application/json"
+DEPRECATION_HEADERS = {
+    "Deprecation": "true",
+    "Warning": '299 mlcadence "The {columns, data} request shape is deprecated; send '
+    '{dataframe_split: {columns, data}} instead."',
+}
+
+
+def error_response(exc: ServingError) -> Response:
+    return Response(
+        protocol.dumps(exc.to_json()),
+        status_code=exc.http_status,
+        media_type=JSON,
+        headers=exc.headers,
+    )
+
+
+# ------------------------------------------------------------------ /invocations
+def check_token(request: Request, token: bytes) -> None:
+    header = request.headers.get("authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token):
+        raise Unauthenticated(
+            "Missing or wrong bearer token: send 'Authorization: Bearer <token>' with the "
+            "token the server was started with (MLCADENCE_SERVING_TOKEN).",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+async def read_body(request: Request, max_body: int) -> bytes:
+    length = request.headers.get("content-length")
+    if length is not None:
+        try:
+            declared = int(length)
+        except ValueError:
+            raise BadRequest(f"Invalid Content-Length header {length!r}.") from None
+        if declared > max_body:
+            raise PayloadTooLarge(
+                f"Request body of {declared} bytes exceeds the limit of {max_body} bytes; "
+                "split the input into smaller requests."
+            )
+        return await request.body()
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_body:
+            raise PayloadTooLarge(
+                f"Request body exceeds the limit of {max_body} bytes; split the input "
+                "into smaller requests."
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def score_request(request: Request) -> Response:
+    state = request.app.state
+    if state.token:
+        check_token(request, state.token)
+    media_type = protocol.parse_content_type(request.headers.get("content-type"))
+    body = await read_body(request, state.settings.max_body_bytes)
+    scored = await state.scoring.score(body, media_type)
+    headers = DEPRECATION_HEADERS if scored.deprecated else None
+    return Response(scored.body, media_type=JSON, headers=headers)
+
+
+async def invocations(request: Request) -> Response:
+    state = request.app.state
+    timeout = state.settings.timeout
+    started = time.perf_counter()
+    with state.batcher.request():
+        try:
+            async with asyncio.timeout(timeout):
+                response = await score_request(request)
+        except ServingError as exc:
+            response = error_response(exc)
+        except TimeoutError:
+            response = error_response(
+                RequestTimeout(
+                    f"Request processing time exceeded the limit of {timeout} s; send smaller "
+                    "inputs or raise the server's --timeout."
+                )
+            )
+        except Exception as exc:  # noqa: BLE001 - a bug of ours: 500, with the traceback logged
+            log.exception("unexpected error while handling a request")
+            response = error_response(
+                InternalError(
+                    f"The server failed while handling the request ({type(exc).__name__}); "
+                    "this is a server fault, see the server log."
+                )
+            )
+    state.metrics.latency.observe(time.perf_counter() - started)
+    return response
+
+
+# ------------------------------------------------------------------ other routes
+async def ping(request: Request) -> Response:
+    holder: ModelHolder = request.app.state.holder
+    if holder.current is None:
+        return error_response(NoModelLoaded(holder.unavailable_message()))
+    return Response("\n", media_type=JSON)
+
+
+async def health(request: Request) -> Response:
+    state = request.app.state
+    holder: ModelHolder = state.holder
+    model = holder.current
+    body = {
+        "status": "ok" if model is not None else "unavailable",
+        "model": model.describe() if model is not None else None,
+        "uri": holder.uri,
+        "last_reload_error": holder.last_failure.describe() if holder.last_failure else None,
+        "pid": os.getpid(),
+        "batching": {
+            "max_size": state.batcher.max_size,
+            "max_wait_ms": state.batcher.max_wait_s * 1000,
+        },
+    }
+    return Response(protocol.dumps(body), status_code=200 if model else 503, media_type=JSON)
+
+
+async def version(request: Request) -> Response:
+    model = request.app.state.holder.current
+    body = {
+        "server": "mlcadence",
+        "version": request.app.version,
+        "model_name": model.name if model else None,
+        "model_version": model.version if model else None,
+    }
+    return Response(protocol.dumps(body), media_type=JSON)
+
+
+async def prometheus(request: Request) -> Response:
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+def openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document for the routes, plus /invocations from the signature;
+    rebuilt after a hot swap (the holder's swap hook clears the cache)."""
+    if app.openapi_schema is None:
+        from fastapi.openapi.utils import get_openapi
+
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        invocations_openapi(schema, app.state.holder.current)
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+# GET routes: path, handler, summary (for the OpenAPI document).
+GET_ROUTES = (
+    ("/ping", ping, "Liveness and readiness: 200 once a model is loaded"),
+    ("/health", health, "Which model is served, since when, and the last reload error"),
+    ("/version", version, "Server and model version"),
+    ("/metrics", prometheus, "Prometheus metrics"),
+)
