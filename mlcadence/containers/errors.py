@@ -10,7 +10,7 @@ class ContainerError(MlcadenceError):
     wheelhouse could not be built."""
 
     error_code = "INVALID_STATE"
-    cli_exit_code = 6
+    cli_exit_code = 7
 
 
 class EngineUnavailable(ContainerError):
