@@ -73,6 +73,11 @@ class ServingSettings(BaseSettings):
         10.0, ge=0, description="Seconds between registry polls when serving an alias; 0 = off."
     )
     fast_path: bool = Field(True, description="Verified tree-ensemble predict fast path.")
+    allow_unverified: bool = Field(
+        False,
+        description="Also serve a model that has no digest manifest (e.g. saved by MLflow); "
+        "it is loaded unverified, and the log says so.",
+    )
     access_log: bool = Field(False, description="Log every request (slower).")
     log_level: str = Field("info", description="Server log level (debug, info, warning, error).")
     reuse_port: bool = Field(

@@ -74,7 +74,9 @@ def create_app(
             "No model to serve: pass --model-uri (e.g. models:/name@champion) or set "
             "MLCADENCE_SERVING_MODEL_URI."
         )
-    loader = loader or functools.partial(load_model, fast_path=settings.fast_path)
+    loader = loader or functools.partial(
+        load_model, fast_path=settings.fast_path, allow_unverified=settings.allow_unverified
+    )
     metrics = ServerMetrics()
     holder = ModelHolder(uri)
     holder.on_swap.append(lambda m: metrics.set_model(m.name, m.version, m.uri))

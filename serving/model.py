@@ -96,9 +96,12 @@ def from_estimator(
     )
 
 
-def load(uri: str, *, fast_path: bool = FAST_PATH_DEFAULT) -> LoadedModel:
+def load(
+    uri: str, *, fast_path: bool = FAST_PATH_DEFAULT, allow_unverified: bool = False
+) -> LoadedModel:
     """Resolve and load `uri`; any failure becomes a `ModelLoadError` that says why.
-    `fast_path`: use a verified faster predict for tree ensembles where one exists."""
+    `fast_path`: use a verified faster predict for tree ensembles where one exists.
+    `allow_unverified`: also load a model without a digest manifest (logged)."""
     try:
         from mlcadence.tracking.models import load_model
         from mlcadence.tracking.uris import resolve_model_uri
@@ -111,7 +114,7 @@ def load(uri: str, *, fast_path: bool = FAST_PATH_DEFAULT) -> LoadedModel:
             if resolved.name and resolved.version is not None and uri.startswith("models:/")
             else uri
         )
-        pyfunc = load_model(pinned)
+        pyfunc = load_model(pinned, allow_unverified=allow_unverified)
     except Exception as exc:  # noqa: BLE001 - reported to the operator, not a client
         message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
         raise ModelLoadError(f"Could not load model {uri!r}: {message}") from exc

@@ -37,9 +37,11 @@ def score_file(
     content_type: str | None = None,
     *,
     fast_path: bool,
+    allow_unverified: bool = False,
 ) -> bytes:
-    """Score a file as POST /invocations would; `fast_path` as the server's setting."""
-    model = load_model(model_uri, fast_path=fast_path)
+    """Score a file as POST /invocations would; `fast_path` and
+    `allow_unverified` as the server's settings."""
+    model = load_model(model_uri, fast_path=fast_path, allow_unverified=allow_unverified)
     result = score_bytes(
         model, Path(input_path).read_bytes(), media_type_for(Path(input_path), content_type)
     )

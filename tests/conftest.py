@@ -5,6 +5,8 @@ MLCADENCE_TEST_POSTGRES_URL is set)."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -115,6 +117,25 @@ def tracking_uri(tmp_path, monkeypatch):
     uri = str(tmp_path / "mlruns")
     monkeypatch.setenv("MLCADENCE_TRACKING_URI", uri)
     yield uri
+
+
+@pytest.fixture
+def run_python():
+    """run_python(code, *argv, **env) runs `python -c code` in a child process with
+    this test's environment plus `env`, as a user's script would run: mlcadence
+    comes from the installation, nothing is added to the path."""
+
+    def run(code: str, *argv: str, timeout: float = 120, check: bool = False, **env: str):
+        return subprocess.run(
+            [sys.executable, "-c", code, *argv],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=check,
+        )
+
+    return run
 
 
 @pytest.hookimpl(hookwrapper=True)

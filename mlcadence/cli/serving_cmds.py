@@ -45,6 +45,7 @@ def serve(
     max_body_bytes: int = _setting("max_body_bytes"),
     reload_interval: float = _setting("reload_interval"),
     access_log: bool = _setting("access_log"),
+    allow_unverified: bool = _setting("allow_unverified"),
 ) -> None:
     """Serve a model over HTTP in MLflow's scoring protocol (POST /invocations)."""
     from mlcadence.serving.server import serve as run_server
@@ -62,6 +63,7 @@ def serve(
             max_body_bytes=max_body_bytes,
             reload_interval=reload_interval,
             access_log=access_log,
+            allow_unverified=allow_unverified,
         )
     )
 
@@ -78,13 +80,21 @@ def predict(
     ),
     output_path: Path = typer.Option(None, "--output-path", "-o", help="Default: print to stdout"),
     content_type: str = typer.Option(None, help="Override the format guessed from the suffix"),
+    allow_unverified: bool = _setting("allow_unverified"),
 ) -> None:
     """Score a file with the same parsing and checks as POST /invocations."""
     from mlcadence.serving.predict import score_file
     from mlcadence.serving.settings import read_settings
 
-    fast_path = read_settings().fast_path
-    result = score_file(model_uri, input_path, output_path, content_type, fast_path=fast_path)
+    settings = read_settings(allow_unverified=allow_unverified)
+    result = score_file(
+        model_uri,
+        input_path,
+        output_path,
+        content_type,
+        fast_path=settings.fast_path,
+        allow_unverified=settings.allow_unverified,
+    )
     if output_path is None:
         sys.stdout.write(result.decode() + "\n")
     else:

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -18,7 +15,6 @@ from mlcadence.cli import app
 from mlcadence.tracking.backends import clear_cache
 from mlcadence.tracking.entities import Metric, RunStatus
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
 
 
@@ -32,13 +28,6 @@ def cli(*args: str):
     result = runner.invoke(app, list(args), catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return result.output
-
-
-def _env(**extra) -> dict:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), env.get("PYTHONPATH", "")])
-    env.update(extra)
-    return env
 
 
 @pytest.fixture
@@ -85,13 +74,11 @@ def test_runs_show(runs):
     assert "acc = 0.6" in text and "status      FINISHED" in text
 
 
-def test_errors_are_one_line_and_exit_nonzero(tracking_uri):
-    out = subprocess.run(
-        [sys.executable, "-c", "from mlcadence.cli import main; main()", "runs", "show", "f" * 32],
-        env=_env(MLCADENCE_TRACKING_URI=tracking_uri),
-        capture_output=True,
-        text=True,
-        timeout=120,
+def test_errors_are_one_line_and_exit_nonzero(tracking_uri, run_python):
+    out = run_python(
+        "from mlcadence.cli import main; main()",
+        *("runs", "show", "f" * 32),
+        MLCADENCE_TRACKING_URI=tracking_uri,
     )
     assert out.returncode == 3  # the tracking family's exit status
     assert out.stderr.startswith("error: ") and "Traceback" not in out.stderr
@@ -115,15 +102,8 @@ ORPHAN = textwrap.dedent(
 )
 
 
-def test_runs_reap_marks_dead_owners_failed(client, tracking_uri):
-    out = subprocess.run(
-        [sys.executable, "-c", ORPHAN],
-        env=_env(MLCADENCE_TRACKING_URI=tracking_uri),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+def test_runs_reap_marks_dead_owners_failed(client, tracking_uri, run_python):
+    out = run_python(ORPHAN, check=True, MLCADENCE_TRACKING_URI=tracking_uri)
     orphan = out.stdout.strip()
     assert client.get_run(orphan).info.status == RunStatus.RUNNING
     live = tracking.start_run(run_name="alive")  # owned by this (living) process

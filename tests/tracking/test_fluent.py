@@ -22,8 +22,6 @@ from mlcadence.tracking.backends import clear_cache
 from mlcadence.tracking.entities import RunStatus
 from mlcadence.tracking.errors import InvalidInput, InvalidState, NotFound
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(autouse=True)
 def clean_fluent_state(tracking_uri):
@@ -36,13 +34,6 @@ def clean_fluent_state(tracking_uri):
     tracking.set_tracking_uri(None)
     fluent._active_experiment = None
     clear_cache()
-
-
-def _subprocess_env(**extra) -> dict:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), env.get("PYTHONPATH", "")])
-    env.update(extra)
-    return env
 
 
 # -- lifecycle ---------------------------------------------------------------
@@ -282,15 +273,15 @@ def test_set_tracking_uri_routes_new_runs(tmp_path):
 # -- subprocesses -------------------------------------------------------------------
 CHILD = textwrap.dedent(
     """
-    from mlcadence import tracking
-    with tracking.start_run() as run:
-        tracking.log_metric("child_metric", 7.0)
+    import mlcadence
+    with mlcadence.start_run() as run:
+        mlcadence.log_metric("child_metric", 7.0)
     print(run.info.run_id)
     """
 )
 
 
-def test_child_process_logs_into_parent_run(tracking_uri):
+def test_child_process_logs_into_parent_run(tracking_uri, run_python):
     with tracking.start_run() as run:
         env = tracking.run_env()
         assert env == tracking.run_env(run.info.run_id)
@@ -300,27 +291,15 @@ def test_child_process_logs_into_parent_run(tracking_uri):
         )
         assert env["MLCADENCE_TRACKING_URI"] == tracking_uri
         assert env["MLFLOW_TRACKING_URI"] == Path(tracking_uri).as_uri()
-        out = subprocess.run(
-            [sys.executable, "-c", CHILD],
-            env=_subprocess_env(**env),
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        out = run_python(CHILD, **env)
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip() == run.info.run_id
     assert tracking.get_run(run.info.run_id).data.metrics == {"child_metric": 7.0}
 
 
-def test_unended_run_is_finished_at_exit(tracking_uri):
-    script = "import tracking\nrun = tracking.start_run()\nprint(run.info.run_id)\n"
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        env=_subprocess_env(MLCADENCE_TRACKING_URI=tracking_uri),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def test_unended_run_is_finished_at_exit(tracking_uri, run_python):
+    script = "import mlcadence\nrun = mlcadence.start_run()\nprint(run.info.run_id)\n"
+    out = run_python(script, MLCADENCE_TRACKING_URI=tracking_uri)
     assert out.returncode == 0, out.stderr
     assert tracking.get_run(out.stdout.strip()).info.status == RunStatus.FINISHED
 
@@ -370,16 +349,11 @@ MLFLOW_CHILD = textwrap.dedent(
 
 
 @pytest.mark.integration
-def test_entry_point_written_for_mlflow_logs_into_our_run(tracking_uri):
+def test_entry_point_written_for_mlflow_logs_into_our_run(tracking_uri, run_python):
     """run_env's MLFLOW_* variables make the real mlflow client resume our run."""
     with tracking.start_run() as run:
-        env = _subprocess_env(**tracking.run_env(), MLFLOW_ALLOW_FILE_STORE="true")
-        out = subprocess.run(
-            [sys.executable, "-c", MLFLOW_CHILD],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
+        out = run_python(
+            MLFLOW_CHILD, timeout=300, **tracking.run_env(), MLFLOW_ALLOW_FILE_STORE="true"
         )
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip().splitlines()[-1] == run.info.run_id

@@ -14,13 +14,12 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
-from mlcadence.tracking.errors import InvalidInput, ModelIntegrityError, NotFound
+from mlcadence.tracking.errors import ModelIntegrityError, NotFound
 from mlcadence.tracking.models import integrity
 from mlcadence.tracking.models.mlmodel import (
     MLMODEL_FILE,
     SklearnModelSpec,
+    parse_mlmodel,
     signature_of,
     sklearn_spec,
 )
@@ -87,19 +86,6 @@ def _open_files(
     return integrity.UnverifiedFiles(model_dir)
 
 
-def _parse_mlmodel(data: bytes, model_dir: Path) -> dict:
-    # mlmodel.read_mlmodel reads the file itself; these bytes are the checked ones.
-    try:
-        doc = yaml.safe_load(data)
-    except yaml.YAMLError as e:
-        raise InvalidInput(f"The MLmodel file in '{model_dir}' is not valid YAML ({e}).") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("flavors"), dict):
-        raise InvalidInput(
-            f"The MLmodel file in '{model_dir}' has no 'flavors' map; it is not an MLflow model."
-        )
-    return doc
-
-
 def read_model_files(
     model_dir: Path,
     model_uri: str,
@@ -112,7 +98,7 @@ def read_model_files(
     the loader needs that the manifest does not list, and on a missing
     manifest unless `allow_unverified`."""
     files = _open_files(model_dir, model_uri, expected_manifest_sha256, allow_unverified)
-    doc = _parse_mlmodel(files.read(MLMODEL_FILE), model_dir)
+    doc = parse_mlmodel(files.read(MLMODEL_FILE), model_dir / MLMODEL_FILE)
     spec = sklearn_spec(doc, model_dir)
     model_bytes = files.read(spec.model_file)
     files.check_rest(already_read={MLMODEL_FILE, spec.model_file})

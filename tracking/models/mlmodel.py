@@ -100,13 +100,19 @@ def read_mlmodel(model_dir: Path) -> dict:
             f'Could not find an "MLmodel" configuration file at "{model_dir}". Check the model '
             "URI or path; a model directory holds an MLmodel file next to the model file."
         )
+    return parse_mlmodel(path.read_bytes(), path)
+
+
+def parse_mlmodel(data: bytes | str, where: Path) -> dict:
+    """The MLmodel document in `data`; the loader passes the bytes it verified
+    rather than reading the file a second time."""
     try:
-        doc = yaml.safe_load(path.read_text())
+        doc = yaml.safe_load(data)
     except yaml.YAMLError as e:
-        raise InvalidInput(f"The MLmodel file at '{path}' is not valid YAML ({e}).") from None
+        raise InvalidInput(f"The MLmodel file at '{where}' is not valid YAML ({e}).") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("flavors"), dict):
         raise InvalidInput(
-            f"The MLmodel file at '{path}' has no 'flavors' map; it is not an MLflow model."
+            f"The MLmodel file at '{where}' has no 'flavors' map; it is not an MLflow model."
         )
     return doc
 
