@@ -350,12 +350,12 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
                 run_dir, only_if_active=True, lifecycle_stage=DELETED, deleted_time=ts
             )
         target = os.path.join(self.trash, experiment_id)
-        if os.path.exists(target):
-            raise InvalidState(
-                f"Cannot move experiment {experiment_id} to the trash: '{target}' exists. "
-                "Remove that folder first."
-            )
-        os.rename(exp_dir, target)
+        _move_dir(
+            exp_dir,
+            target,
+            f"Cannot move experiment {experiment_id} to the trash: '{target}' exists. "
+            "Remove that folder first.",
+        )
         self._forget_runs()
 
     def restore_experiment(self, experiment_id) -> None:
@@ -364,12 +364,12 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
         if os.path.dirname(exp_dir) != self.trash:
             raise InvalidState(f"Cannot restore experiment {experiment_id}: it is not deleted.")
         target = os.path.join(self.root, experiment_id)
-        if os.path.exists(target):
-            raise InvalidState(
-                f"Cannot restore experiment {experiment_id}: '{target}' already exists. "
-                "Remove it first."
-            )
-        os.rename(exp_dir, target)
+        _move_dir(
+            exp_dir,
+            target,
+            f"Cannot restore experiment {experiment_id}: '{target}' already exists. "
+            "Remove it first.",
+        )
         self._rewrite_experiment(target, lifecycle_stage=ACTIVE)
         for run_dir in self._run_dirs(target):
             self._rewrite_run_meta(run_dir, lifecycle_stage=ACTIVE, deleted_time=None)
@@ -739,3 +739,11 @@ def _param_changed(key: str, old: str | None, new: str, run_id: str) -> InvalidI
         f"value='{old}' for run ID='{run_id}'. Attempted logging new value '{new}'. "
         "Log the new value under another key or in a new run."
     )
+
+
+def _move_dir(source: str, target: str, refusal: str) -> None:
+    """Rename a directory, refusing (InvalidState: `refusal`) rather than
+    merging into one that is already there."""
+    if os.path.exists(target):
+        raise InvalidState(refusal)
+    os.rename(source, target)

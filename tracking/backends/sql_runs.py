@@ -159,6 +159,13 @@ class SqlRunStore(SqlStoreBase, RunStore):
             )
         return row
 
+    def _active_experiment_row(self, conn: Connection, experiment_id: str, refusal: str):
+        """The experiment's row; `refusal` is the InvalidState message when it is deleted."""
+        row = self._experiment_row(conn, experiment_id)
+        if row.lifecycle_stage != ACTIVE:
+            raise InvalidState(refusal)
+        return row
+
     def _experiments_from_rows(self, conn: Connection, rows) -> list[e.Experiment]:
         ids = [row.experiment_id for row in rows]
         tags: dict[int, dict[str, str]] = defaultdict(dict)
@@ -289,12 +296,12 @@ class SqlRunStore(SqlStoreBase, RunStore):
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
         with self._write() as conn:
-            row = self._experiment_row(conn, experiment_id)
-            if row.lifecycle_stage != ACTIVE:
-                raise InvalidState(
-                    f"The experiment {experiment_id} must be in the 'active' lifecycle_stage to "
-                    "set tags. Restore it first."
-                )
+            row = self._active_experiment_row(
+                conn,
+                experiment_id,
+                f"The experiment {experiment_id} must be in the 'active' lifecycle_stage to "
+                "set tags. Restore it first.",
+            )
             self._upsert(
                 conn,
                 s.experiment_tags,
@@ -322,12 +329,12 @@ class SqlRunStore(SqlStoreBase, RunStore):
         tag_map = {t.key: t.value for t in tags}
         tag_map[RUN_NAME_TAG] = run_name
         with self._write() as conn:
-            exp = self._experiment_row(conn, experiment_id)
-            if exp.lifecycle_stage != ACTIVE:
-                raise InvalidState(
-                    f"Could not create run under non-active experiment with ID {experiment_id}. "
-                    "Restore the experiment or use another one."
-                )
+            exp = self._active_experiment_row(
+                conn,
+                experiment_id,
+                f"Could not create run under non-active experiment with ID {experiment_id}. "
+                "Restore the experiment or use another one.",
+            )
             row = {
                 "run_id": run_id,
                 "experiment_id": exp.experiment_id,
