@@ -39,6 +39,7 @@ from mlcadence.tracking.validation import (
     validate_archive_existing,
     validate_artifact_location,
     validate_batch,
+    validate_editable_version_tag,
     validate_experiment_id,
     validate_experiment_name,
     validate_key,
@@ -541,14 +542,14 @@ class Client:
         )
 
     def set_model_version_tag(self, name: str, version, key: str, value) -> None:
-        key, value = validate_registry_tag(key, value)
+        key, value = validate_registry_tag(validate_editable_version_tag(key), value)
         self._registry.set_model_version_tag(
             validate_model_name(name), validate_version(version), key, value
         )
 
     def delete_model_version_tag(self, name: str, version, key: str) -> None:
         self._registry.delete_model_version_tag(
-            validate_model_name(name), validate_version(version), key
+            validate_model_name(name), validate_version(version), validate_editable_version_tag(key)
         )
 
     def set_registered_model_alias(self, name: str, alias: str, version) -> None:

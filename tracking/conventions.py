@@ -22,6 +22,10 @@ DEFAULT_EXPERIMENT_NAME = "Default"
 RUN_NAME_TAG = "mlflow.runName"
 USER_TAG = "mlflow.user"
 
+# Version tag holding the sha256 of a model's `mlcadence-manifest.json`, written
+# by registration only: loads through the registry check the manifest against it.
+MANIFEST_DIGEST_TAG = "mlcadence.manifest_sha256"
+
 # Which runs or experiments a listing returns, by lifecycle stage.
 VIEW_ACTIVE = "active"
 VIEW_DELETED = "deleted"

@@ -11,6 +11,7 @@ rewritten wholesale.
 
 from __future__ import annotations
 
+from mlcadence.tracking.conventions import MANIFEST_DIGEST_TAG
 from mlcadence.tracking.entities import ModelVersion
 from mlcadence.tracking.errors import InvalidInput, NotFound
 from mlcadence.tracking.models import integrity
@@ -18,8 +19,7 @@ from mlcadence.tracking.models.loading import read_model_files
 from mlcadence.tracking.models.mlmodel import read_mlmodel
 from mlcadence.tracking.uris import _client, resolve_model_uri
 
-# Version tag holding the sha256 of `mlcadence-manifest.json` at registration.
-MANIFEST_DIGEST_TAG = "mlcadence.manifest_sha256"
+__all__ = ["MANIFEST_DIGEST_TAG", "register_model"]  # the pin's name, for callers
 
 
 def register_model(

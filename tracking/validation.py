@@ -6,6 +6,7 @@ import posixpath
 import re
 import warnings
 
+from mlcadence.tracking.conventions import MANIFEST_DIGEST_TAG
 from mlcadence.tracking.errors import InvalidInput
 
 MAX_ENTITY_KEY_LENGTH = 250
@@ -117,6 +118,18 @@ def validate_registry_tag(key: str, value) -> tuple[str, str]:
             f"{MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH} characters; shorten it."
         )
     return key, text
+
+
+def validate_editable_version_tag(key: str) -> str:
+    """A version tag a caller may set or delete: not the digest pin, which
+    only registration writes (editing it would let a rewritten model load)."""
+    if key == MANIFEST_DIGEST_TAG:
+        raise InvalidInput(
+            f"The version tag '{key}' pins the model's manifest digest at registration and "
+            "cannot be set or deleted. To serve changed model files, register them as a new "
+            "version (`register_model`)."
+        )
+    return key
 
 
 def validate_run_id(run_id: str) -> str:

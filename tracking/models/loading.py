@@ -14,6 +14,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlcadence.tracking.conventions import MANIFEST_DIGEST_TAG
 from mlcadence.tracking.errors import ModelIntegrityError, NotFound
 from mlcadence.tracking.models import integrity
 from mlcadence.tracking.models.mlmodel import (
@@ -45,8 +46,6 @@ class ModelFiles:
 
 
 def _registry_digest(model_version) -> str | None:
-    from mlcadence.tracking.registry import MANIFEST_DIGEST_TAG
-
     return model_version.tags.get(MANIFEST_DIGEST_TAG) if model_version is not None else None
 
 
