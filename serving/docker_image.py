@@ -115,17 +115,23 @@ def serving_requirements(model_dir: Path) -> list[str]:
     )
 
 
-def write_registry(store: Path, name: str, version: int, source: str) -> None:
+def write_registry(
+    store: Path, name: str, version: int, source: str, manifest_sha256: str | None
+) -> None:
     """A registry holding only `name` version `version` (source: the model's
     path in the image), written through tracking's own client so its format
     is whatever the file backend writes. Versions are never reused, so the
-    earlier numbers are created and deleted to reach `version`."""
+    earlier numbers are created and deleted to reach `version`. The host's
+    digest pin goes on the version, so the container verifies the model
+    against what was registered before it unpickles anything."""
     from mlcadence.tracking import Client
+    from mlcadence.tracking.conventions import MANIFEST_DIGEST_TAG
 
     client = Client(str(store))
     client.create_registered_model(name)
+    pin = {MANIFEST_DIGEST_TAG: manifest_sha256} if manifest_sha256 else None
     for number in range(1, int(version) + 1):
-        mv = client.create_model_version(name, source)
+        mv = client.create_model_version(name, source, tags=pin if number == int(version) else None)
         if int(mv.version) != number:
             raise DeployError(
                 f"Unexpected version {mv.version} while preparing the image registry."
@@ -184,6 +190,24 @@ def deps_image(
     return tag
 
 
+def verified_copy(model_dir: Path, dest: Path, model_uri: str, pin: str | None) -> str | None:
+    """Copy the model to `dest` and verify the copy (what goes into the
+    image, so a file swapped after the check cannot slip in) against its
+    manifest and the registry's pin; return the manifest digest to pin in the
+    image. A model that fails is refused here, before any image is built."""
+    from mlcadence.tracking.errors import ModelIntegrityError
+    from mlcadence.tracking.models.loading import read_model_files
+
+    shutil.copytree(model_dir, dest)
+    try:
+        checked = read_model_files(dest, model_uri, expected_manifest_sha256=pin)
+    except ModelIntegrityError as exc:
+        raise DeployError(
+            f"{model_uri} failed verification on this host, so no image was built: {exc.message}"
+        ) from None
+    return checked.manifest_sha256
+
+
 def build_server_image(
     model_dir: Path,
     name: str,
@@ -192,22 +216,28 @@ def build_server_image(
     cache_dir: Path,
     output: OutputSink = lambda text: None,
     nocache: bool = False,
+    *,
+    manifest_sha256: str | None = None,
 ):
-    """Build `<name>:<version>` and return the docker Image."""
-    client = docker_client()
-    if not image_exists(client, base_image):
-        raise DeployError(
-            f"Base image {base_image} is not on this machine. Run scripts/docker-base-image.sh "
-            "(no registry) or `docker pull python:3.11-slim` and set MLCADENCE_DOCKER_BASE_IMAGE."
-        )
-    deps = deps_image(
-        client, serving_requirements(model_dir), base_image, cache_dir, output, nocache
-    )
+    """Build `<name>:<version>` and return the docker Image. `manifest_sha256`
+    is the registry's pin of that version, checked on this host and carried
+    into the image's registry."""
     with tempfile.TemporaryDirectory(prefix="mlcadence-serve-ctx-") as tmp:
         context = Path(tmp)
+        model_copy = context / "model"
+        pin = verified_copy(model_dir, model_copy, f"models:/{name}/{version}", manifest_sha256)
+        client = docker_client()
+        if not image_exists(client, base_image):
+            raise DeployError(
+                f"Base image {base_image} is not on this machine. Run "
+                "scripts/docker-base-image.sh (no registry) or `docker pull python:3.11-slim` "
+                "and set MLCADENCE_DOCKER_BASE_IMAGE."
+            )
+        deps = deps_image(
+            client, serving_requirements(model_copy), base_image, cache_dir, output, nocache
+        )
         own_code(context / "own")
-        shutil.copytree(model_dir, context / "model")
-        write_registry(context / "registry", name, int(version), MODEL_DIR)
+        write_registry(context / "registry", name, int(version), MODEL_DIR, pin)
         (context / "Dockerfile").write_text(
             SERVER_DOCKERFILE.format(
                 deps_image=deps,

@@ -62,6 +62,7 @@ class DockerTarget:
         """Build `<model>:<version>`, start it on `port`, wait until /health
         reports that version, then stop what served `port` before."""
         from mlcadence.tracking import Client
+        from mlcadence.tracking.models.loading import registry_pin
         from mlcadence.tracking.uris import resolve_model_uri
 
         client = Client(tracking_uri)
@@ -81,6 +82,7 @@ class DockerTarget:
             self.base_image,
             self.cache_dir,
             output,
+            manifest_sha256=registry_pin(resolved.model_version),
         )
         docker = docker_client()
         previous = [

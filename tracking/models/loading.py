@@ -45,7 +45,8 @@ class ModelFiles:
     manifest_sha256: str | None  # of the manifest bytes that were used
 
 
-def _registry_digest(model_version) -> str | None:
+def registry_pin(model_version) -> str | None:
+    """The manifest digest pinned on a model version at registration, if any."""
     return model_version.tags.get(MANIFEST_DIGEST_TAG) if model_version is not None else None
 
 
@@ -121,7 +122,7 @@ def load_model(model_uri, client=None, *, allow_unverified: bool = False) -> PyF
     files = read_model_files(
         model_dir,
         str(model_uri),
-        expected_manifest_sha256=_registry_digest(resolved.model_version),
+        expected_manifest_sha256=registry_pin(resolved.model_version),
         allow_unverified=allow_unverified,
     )
     fmt = get_format(files.spec.serialization_format)
