@@ -10,17 +10,22 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.linear_model import LogisticRegression
 
 pytestmark = [pytest.mark.docker, pytest.mark.integration]
 
 
-def _register(store: str, name: str, seed: int, flip: bool = False) -> int:
-    from sklearn.linear_model import LogisticRegression
+class OnlyOnTheHost(LogisticRegression):
+    """Pickled by reference to this test module, which the image does not
+    have: a model that verifies on the host but cannot load in a container."""
 
+
+def _register(
+    store: str, name: str, seed: int, flip: bool = False, estimator=LogisticRegression
+) -> int:
     from mlcadence import tracking
     from mlcadence.tracking.models import log_model
 
@@ -32,7 +37,7 @@ def _register(store: str, name: str, seed: int, flip: bool = False) -> int:
             y = 1 - y
         with tracking.start_run():
             info = log_model(
-                LogisticRegression().fit(X, y),
+                estimator().fit(X, y),
                 "model",
                 input_example=X[:2],
                 registered_model_name=name,
@@ -106,13 +111,7 @@ def test_docker_deploy_blue_green(docker, cache_env, tmp_path):
         assert [(d.version, d.handle) for d in listed] == [(str(v2), second.handle)]
 
         # A version that cannot start: the deploy fails and v2 keeps serving.
-        v3 = _register(store, name, 3)
-        pkl = Client(store).get_model_version(name, v3)
-        from mlcadence.tracking.uris import resolve_model_uri
-
-        model_dir = Path(resolve_model_uri(f"models:/{name}/{v3}", Client(store)).local_path)
-        (model_dir / "model.pkl").write_bytes(b"not a pickle")
-        assert pkl is not None
+        v3 = _register(store, name, 3, estimator=OnlyOnTheHost)
         with pytest.raises(DeployError, match="did not become healthy"):
             target.deploy(f"models:/{name}/{v3}", port=port, tracking_uri=store)
         assert httpx.get(f"{endpoint}/health").json()["model"]["version"] == str(v2)
