@@ -5,7 +5,7 @@ config/warnings context per tree; for one row that overhead is ~20x the tree
 walks themselves. Here the trees are walked directly with the same Cython
 `tree_.predict` and the same averaging. A fast predictor is only used after it
 has given exactly the estimator's own answers on probe inputs at load time;
-inputs it is not sure about (non-finite values, wrong width) go to the
+inputs it is not sure about (values not finite in float32, wrong width) go to the
 estimator, which also produces the usual error messages.
 """
 
@@ -53,10 +53,15 @@ def _forest(estimator, method: str) -> Callable[[Any], Any] | None:
             or X.ndim != 2
             or X.shape[1] != width
             or X.dtype.kind not in "biuf"
-            or not np.isfinite(X).all()
         ):
             return slow(X)
-        mean = _tree_average(estimator, np.ascontiguousarray(X, dtype=np.float32), classifier)
+        with np.errstate(over="ignore"):
+            X32 = np.ascontiguousarray(X, dtype=np.float32)
+        # Trees compare in float32: NaN, inf, and finite values too large for
+        # float32 (1e39) go to the estimator, which refuses them with its message.
+        if not np.isfinite(X32).all():
+            return slow(X)
+        mean = _tree_average(estimator, X32, classifier)
         if not classifier or method == "predict_proba":
             return mean
         return classes.take(np.argmax(mean, axis=1), axis=0)
