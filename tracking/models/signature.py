@@ -581,6 +581,10 @@ def rows_to_array(rows: list, specs: tuple[ColSpec, ...]) -> np.ndarray:
         fast = arr.dtype.kind in "biuf" and arr.ndim == 2 and arr.shape[1] == width
     except (ValueError, TypeError, OverflowError, RecursionError):
         fast = False
+    if fast and (arr.dtype.kind == "b" or _any_bool(rows)) and not _all_boolean(specs):
+        # numpy reads [true, 1] as [1, 1]; the cell-by-cell path says which
+        # column got a boolean it does not take.
+        fast = False
     if fast:
         arr = arr.astype(np.float64, copy=False)
         if not np.isfinite(arr).all():
@@ -589,6 +593,14 @@ def rows_to_array(rows: list, specs: tuple[ColSpec, ...]) -> np.ndarray:
     else:
         arr = _numeric_array_slow(rows, specs)
     return arr
+
+
+def _any_bool(rows: list) -> bool:
+    return any(type(v) is bool for row in rows for v in row)
+
+
+def _all_boolean(specs) -> bool:
+    return all(s.type_name == "boolean" for s in specs)
 
 
 def _check_finite(arr: np.ndarray, specs) -> np.ndarray:
@@ -639,6 +651,12 @@ def _number(value: Any, spec: ColSpec, row: int) -> float:
         if spec.required:
             raise InvalidInput(f"Column {spec.describe()} is required but row {row} has no value.")
         return math.nan
+    if isinstance(value, bool) and spec.type_name != "boolean":
+        raise InvalidInput(
+            f"Column {spec.describe()} expects a number; row {row} has {short_repr(value)} "
+            f"(bool). Incompatible input types: a boolean is not a "
+            f"'{COLUMN_TYPES[spec.type_name]}'; send {int(value)} instead."
+        )
     if isinstance(value, bool | int | float):
         try:
             number = float(value)
