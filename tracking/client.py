@@ -48,6 +48,7 @@ from mlcadence.tracking.validation import (
     validate_param,
     validate_registry_tag,
     validate_run_id,
+    validate_run_name,
     validate_tag,
     validate_version,
 )
@@ -276,7 +277,7 @@ class Client:
                 f"different values (run_name='{run_name}', mlflow.runName='{tag_name}'). "
                 "Give only one of them."
             )
-        name = run_name or tag_name or random_run_name()
+        name = validate_run_name(run_name or tag_name) or random_run_name()
         if tag_name is None:
             tag_list.append(entities.RunTag(RUN_NAME_TAG, name))
         user = by_key.get(USER_TAG) or "unknown"
@@ -296,7 +297,7 @@ class Client:
     ) -> entities.RunInfo:
         parsed = None if status is None else parse_status(status)
         end = now_ms() if parsed is not None and parsed.is_terminal else None
-        return self._runs.update_run(validate_run_id(run_id), parsed, end, name)
+        return self._runs.update_run(validate_run_id(run_id), parsed, end, validate_run_name(name))
 
     def set_terminated(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import posixpath
 import re
 import warnings
@@ -13,6 +14,11 @@ MAX_ENTITY_KEY_LENGTH = 250
 MAX_PARAM_VAL_LENGTH = 6000
 MAX_TAG_VAL_LENGTH = 8000
 MAX_EXPERIMENT_NAME_LENGTH = 500
+# A run's name is also its `mlflow.runName` tag, so it shares the tag limit.
+MAX_RUN_NAME_LENGTH = MAX_TAG_VAL_LENGTH
+# Model names and keys become file names in the file store, where a name has
+# at most 255 bytes (not characters: 'ä' takes two).
+MAX_MODEL_NAME_BYTES = 255
 MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH = 100_000
 MAX_BATCH_METRICS = 1000
 MAX_BATCH_PARAMS = 100
@@ -42,6 +48,12 @@ def validate_key(key: str, what: str = "key") -> str:
         raise InvalidInput(
             f"'{what}' exceeds the maximum length of {MAX_ENTITY_KEY_LENGTH} characters"
         )
+    size = _utf8_size(key, what)
+    if size > MAX_ENTITY_KEY_LENGTH:
+        raise InvalidInput(
+            f"'{what}' exceeds the maximum length of {MAX_ENTITY_KEY_LENGTH} bytes in UTF-8 "
+            f"({size} bytes: non-ASCII letters take 2-4 bytes each); shorten it."
+        )
     if not _KEY_RE.match(key):
         raise InvalidInput(
             f"Invalid value \"{key}\" for parameter '{what}' supplied: Names may only contain "
@@ -55,6 +67,15 @@ def validate_key(key: str, what: str = "key") -> str:
             f"This name would resolve to '{norm}'. Rename the {what} without '..', leading '/' or '//'."
         )
     return key
+
+
+def _utf8_size(text: str, what: str) -> int:
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InvalidInput(
+            f"Invalid {what} {text!r}: it is not valid Unicode text (a lone surrogate)."
+        ) from None
 
 
 def validate_metric(key: str, value, timestamp, step) -> tuple[str, float, int, int]:
@@ -156,9 +177,34 @@ def validate_experiment_name(name: str) -> str:
     return name
 
 
+def validate_run_name(name: str | None) -> str | None:
+    if name is None:
+        return None
+    if not isinstance(name, str):
+        raise InvalidInput(f"Invalid run name {name!r}: give a string.")
+    if len(name) > MAX_RUN_NAME_LENGTH:
+        raise InvalidInput(
+            f"Run name exceeds the maximum length of {MAX_RUN_NAME_LENGTH} characters "
+            f"({len(name)}); shorten it."
+        )
+    if "\x00" in name:
+        raise InvalidInput("Invalid run name: it contains a NUL character; remove it.")
+    return name
+
+
 def validate_model_name(name: str) -> str:
     if not name or not isinstance(name, str):
         raise InvalidInput("Missing value for required parameter 'name'.")
+    if any(ord(ch) < 32 for ch in name):
+        raise InvalidInput(
+            f"Invalid model name {name!r}: it contains a control character (NUL, newline, ...)."
+        )
+    size = _utf8_size(name, "model name")
+    if size > MAX_MODEL_NAME_BYTES:
+        raise InvalidInput(
+            f"Model name is {size} bytes in UTF-8; the limit is {MAX_MODEL_NAME_BYTES}. "
+            "Choose a shorter name."
+        )
     if "/" in name or ":" in name:
         raise InvalidInput(f"Invalid model name '{name}'. Names cannot contain '/' or ':'.")
     if "\\" in name or "%" in name or name in (".", "..") or posixpath.normpath(name) != name:
@@ -180,11 +226,20 @@ def validate_alias(alias: str) -> str:
     return alias
 
 
+_VERSION_TEXT_RE = re.compile(r"[0-9]+")
+
+
 def validate_version(version) -> int:
-    try:
-        number = int(str(version))
-    except (TypeError, ValueError):
-        raise InvalidInput(f"Parameter 'version' must be an integer, got '{version}'.") from None
+    """A version number: an int, or its ASCII digits exactly (int() would also
+    read ' 1 ', '١' and '0_1' as 1)."""
+    if isinstance(version, numbers.Integral) and not isinstance(version, bool):
+        number = int(version)
+    elif isinstance(version, str) and _VERSION_TEXT_RE.fullmatch(version):
+        number = int(version)
+    else:
+        raise InvalidInput(
+            f"Parameter 'version' must be an integer (ASCII digits), got {version!r}."
+        )
     if number < 1:
         raise InvalidInput(f"Parameter 'version' must be a positive integer, got '{version}'.")
     return number

@@ -29,11 +29,12 @@ from sqlalchemy import (
     Text,
     inspect,
     select,
+    text,
 )
 
 from mlcadence.tracking.errors import InvalidState
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # SQLite only auto-assigns ids to a column spelled exactly INTEGER PRIMARY KEY.
 _AutoId = BigInteger().with_variant(Integer, "sqlite")
@@ -101,7 +102,8 @@ runs = Table(
         ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
         nullable=False,
     ),
-    Column("name", String(250), nullable=False),
+    # As long as the `mlflow.runName` tag value it mirrors (MAX_RUN_NAME_LENGTH).
+    Column("name", String(8000), nullable=False),
     Column("user_id", String(256)),
     # Status by name ('FINISHED'), as search compares it.
     Column("status", String(20), nullable=False),
@@ -213,9 +215,16 @@ registered_model_aliases = Table(
 
 
 # -- creation and migration ---------------------------------------------------
-# from-version -> step that brings a store to from-version + 1. Empty while
-# there is only version 1; a step must be idempotent inside its transaction.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+def _widen_run_names(conn: Connection) -> None:
+    # Version 1 kept run names in VARCHAR(250), so a longer name (allowed up to
+    # the tag limit) failed on PostgreSQL only; SQLite never enforced lengths.
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ALTER TABLE runs ALTER COLUMN name TYPE VARCHAR(8000)"))
+
+
+# from-version -> step that brings a store to from-version + 1; a step must be
+# idempotent inside its transaction.
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _widen_run_names}
 
 
 def recorded_version(conn: Connection) -> int | None:
