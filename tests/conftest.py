@@ -4,11 +4,14 @@ MLCADENCE_TEST_POSTGRES_URL is set)."""
 
 from __future__ import annotations
 
+import http.server
 import os
 import subprocess
 import sys
 import tempfile
+import threading
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -136,6 +139,41 @@ def run_python():
         )
 
     return run
+
+
+@pytest.fixture
+def fred_server():
+    """fred_server(body, status=200, fail_first=0) is a context manager serving
+    `body` as a local FRED stand-in (the first `fail_first` requests get a 503);
+    it yields (the CSV URL, the request paths seen)."""
+
+    @contextmanager
+    def serve(body: str, status: int = 200, fail_first: int = 0):
+        requests_seen: list[str] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's name)
+                requests_seen.append(self.path)
+                failing = len(requests_seen) <= fail_first
+                data = b"busy" if failing else body.encode()
+                self.send_response(503 if failing else status)
+                self.send_header("Content-Type", "text/csv")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}/graph/fredgraph.csv", requests_seen
+        finally:
+            server.shutdown()
+            server.server_close()
+
+    return serve
 
 
 @pytest.hookimpl(hookwrapper=True)

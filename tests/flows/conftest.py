@@ -4,6 +4,7 @@ a fresh tracking store and task cache per test."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
 
 import pytest
 
@@ -18,6 +19,24 @@ def store(prefect_server, tracking_uri, tmp_path, monkeypatch):
     yield tracking.Client(tracking_uri)
 
 
-def run(flow, **parameters):
-    """Call an async flow the way the CLI does."""
-    return asyncio.run(flow(**parameters))
+@pytest.fixture
+def run_flow():
+    """run_flow(flow, **parameters) calls an async flow the way the CLI does."""
+
+    def run(flow, **parameters):
+        return asyncio.run(flow(**parameters))
+
+    return run
+
+
+@pytest.fixture
+def run_command():
+    """run_command(argv, env=..., cwd=None, timeout=600) runs a command line in a
+    child process as a terminal would, its output captured as text."""
+
+    def run(argv: list[str], *, env: dict[str, str], cwd=None, timeout: float = 600):
+        return subprocess.run(
+            argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
+        )
+
+    return run

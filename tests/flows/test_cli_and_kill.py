@@ -37,12 +37,15 @@ def mlcadence_command() -> list[str]:
     return [found] if found else [sys.executable, "-c", "from mlcadence.cli import main; main()"]
 
 
-def test_train_prints_a_summary(store):
-    result = CliRunner().invoke(
-        app, ["train", "--source", "synthetic:8", "--register-as", "cli", "--json"]
-    )
+def json_summary(*args: str) -> dict:
+    """`mlcadence ARGS --json` in-process: asserts success, returns the summary."""
+    result = CliRunner().invoke(app, [*args, "--json"])
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.stdout[result.stdout.index("{") :])
+    return json.loads(result.stdout[result.stdout.index("{") :])
+
+
+def test_train_prints_a_summary(store):
+    summary = json_summary("train", "--source", "synthetic:8", "--register-as", "cli")
     assert summary["version"] == 1 and summary["decision"]["outcome"] == "promoted"
     assert store.get_run(summary["run_id"]).info.status == RunStatus.FINISHED
     text = CliRunner().invoke(
@@ -53,22 +56,16 @@ def test_train_prints_a_summary(store):
 
 
 def test_sweep_and_retrain_commands_pass_their_options_to_the_flows(store):
-    swept = CliRunner().invoke(
-        app,
-        ["sweep", "-q", "--json", "--source", "synthetic:8", "--windows", "5,10"]
-        + ["--models", "random_forest", "--register-as", "cli-sweep"],
+    summary = json_summary(
+        *["sweep", "-q", "--source", "synthetic:8", "--windows", "5,10"],
+        *["--models", "random_forest", "--register-as", "cli-sweep"],
     )
-    assert swept.exit_code == 0, swept.output
-    summary = json.loads(swept.stdout[swept.stdout.index("{") :])
     assert {row["window"] for row in summary["extra"]["candidates"]} == {5, 10}
     assert summary["registered_name"] == "cli-sweep" and summary["version"] == 1
-    retrained = CliRunner().invoke(
-        app,
-        ["retrain", "-q", "--json", "--source", "synthetic:8", "--register-as", "cli-sweep"]
-        + ["--window", "6", "--deploy", "off"],
+    summary = json_summary(
+        *["retrain", "-q", "--source", "synthetic:8", "--register-as", "cli-sweep"],
+        *["--window", "6", "--deploy", "off"],
     )
-    assert retrained.exit_code == 0, retrained.output
-    summary = json.loads(retrained.stdout[retrained.stdout.index("{") :])
     assert summary["params"]["window"] == 6 and summary["version"] == 2
     assert summary["decision"] is not None  # retraining always gates
     bad = CliRunner().invoke(app, ["sweep", "-q", "--windows", "5,x"])
@@ -111,15 +108,13 @@ def test_a_tracking_error_from_a_flow_exits_with_the_tracking_status(store, monk
 
 
 @pytest.mark.integration
-def test_a_failing_task_shows_its_message_not_a_traceback(store, tracking_uri):
+def test_a_failing_task_shows_its_message_not_a_traceback(store, tracking_uri, run_command):
     """In a real terminal: progress lines, then one error line; no traceback
     for an error whose message says what to do."""
     env = {**os.environ, "MLCADENCE_TRACKING_URI": tracking_uri}
-    done = subprocess.run(
+    done = run_command(
         [*mlcadence_command(), "train", "--source", "synthetic:8", "--end", "2019-01-10"],
         env=env,
-        capture_output=True,
-        text=True,
         timeout=300,
     )
     assert done.returncode == PipelineError.cli_exit_code == 6
@@ -143,7 +138,9 @@ class HangingCSV(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.mark.integration
-def test_killed_process_leaves_a_run_that_reap_marks_failed(store, tracking_uri, tmp_path):
+def test_killed_process_leaves_a_run_that_reap_marks_failed(
+    store, tracking_uri, tmp_path, run_command
+):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HangingCSV)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/prices.csv"
@@ -174,16 +171,14 @@ def test_killed_process_leaves_a_run_that_reap_marks_failed(store, tracking_uri,
         server.server_close()
     (stuck,) = running
     assert store.get_run(stuck.info.run_id).info.status == RunStatus.RUNNING
-    reap = subprocess.run(
-        [*mlcadence, "runs", "reap"], env=env, capture_output=True, text=True, timeout=120
-    )
+    reap = run_command([*mlcadence, "runs", "reap"], env=env, timeout=120)
     assert reap.returncode == 0, reap.stderr
     assert store.get_run(stuck.info.run_id).info.status == RunStatus.FAILED
     assert store.search_registered_models() == []
 
 
 @pytest.mark.integration
-def test_readme_main_job_works_offline_without_a_prefect_server(tmp_path):
+def test_readme_main_job_works_offline_without_a_prefect_server(tmp_path, run_command):
     """`mlcadence train --source synthetic:42` on a machine with no Prefect
     server configured and an empty Prefect home: Prefect's temporary server."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLCADENCE_"))}
@@ -193,13 +188,8 @@ def test_readme_main_job_works_offline_without_a_prefect_server(tmp_path):
         MLCADENCE_TRACKING_URI=str(tmp_path / "mlruns"),
         MLCADENCE_CACHE_DIR=str(tmp_path / "cache"),
     )
-    done = subprocess.run(
-        [*mlcadence_command(), "train", "--source", "synthetic:42"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    done = run_command(
+        [*mlcadence_command(), "train", "--source", "synthetic:42"], env=env, cwd=tmp_path
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "registered stockpred version 1" in done.stdout

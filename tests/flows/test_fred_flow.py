@@ -6,8 +6,6 @@ from __future__ import annotations
 import pandas as pd
 
 from mlcadence.flows.training import training
-from tests.flows.conftest import run
-from tests.pipeline.test_sources import fred_server
 
 PRICES = "observation_date,CBBTCUSD\n" + "".join(
     f"{day.date()},{'.' if i % 30 == 29 else round(100 + (i * 37 % 11) - 5 + i * 0.1, 2)}\n"
@@ -15,10 +13,10 @@ PRICES = "observation_date,CBBTCUSD\n" + "".join(
 )
 
 
-def test_fred_source_is_retried_then_trained_on(store, monkeypatch):
+def test_fred_source_is_retried_then_trained_on(store, monkeypatch, run_flow, fred_server):
     with fred_server(PRICES, fail_first=2) as (url, seen):
         monkeypatch.setenv("MLCADENCE_FRED_URL", url)
-        result = run(
+        result = run_flow(
             training,
             source="fred:CBBTCUSD",
             start="2021-02-01",

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -39,7 +38,7 @@ def wait_for(predicate, timeout: float, interval: float = 1.0):
 
 @pytest.mark.integration
 def test_prefect_yaml_train_from_the_ui_and_deploy_on_promotion(
-    prefect_server, tracking_uri, tmp_path
+    prefect_server, tracking_uri, tmp_path, run_command
 ):
     api = httpx.Client(base_url=prefect_server, timeout=30)
     env = {
@@ -51,13 +50,8 @@ def test_prefect_yaml_train_from_the_ui_and_deploy_on_promotion(
     created = api.post("/work_pools/", json={"name": POOL, "type": "process"})
     assert created.status_code in (201, 409), created.text  # 409: made by an earlier test
 
-    deployed = subprocess.run(
-        [*prefect_cli(), "--no-prompt", "deploy", "--all"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    deployed = run_command(
+        [*prefect_cli(), "--no-prompt", "deploy", "--all"], env=env, cwd=REPO_ROOT
     )
     assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-3000:]
     ids = {}
@@ -81,13 +75,8 @@ def test_prefect_yaml_train_from_the_ui_and_deploy_on_promotion(
         assert run.status_code == 201, run.text
         flow_run_id = run.json()["id"]
 
-        worker = subprocess.run(
-            [*prefect_cli(), "worker", "start", "--pool", POOL, "--run-once"],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
+        worker = run_command(
+            [*prefect_cli(), "worker", "start", "--pool", POOL, "--run-once"], env=env, cwd=tmp_path
         )
         assert worker.returncode == 0, worker.stdout[-3000:] + worker.stderr[-3000:]
         state = api.get(f"/flow_runs/{flow_run_id}").json()["state"]

@@ -5,7 +5,6 @@ flows emit (the `deploy` deployment's trigger listens for it)."""
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 
@@ -30,18 +29,18 @@ def promoted_events(api: httpx.Client, name: str) -> list[dict]:
 
 
 @pytest.mark.integration
-def test_models_promote_announces_the_champion_to_prefect(prefect_server, tracking_uri):
+def test_models_promote_announces_the_champion_to_prefect(
+    prefect_server, tracking_uri, run_command
+):
     client = tracking.Client(tracking_uri)
     client.create_registered_model("by-hand")
     for _ in range(2):
         client.create_model_version("by-hand", "/tmp/model")
     env = {**os.environ, "PREFECT_API_URL": prefect_server, "MLCADENCE_TRACKING_URI": tracking_uri}
-    done = subprocess.run(
+    done = run_command(
         [sys.executable, "-c", "from mlcadence.cli import main; main()"]
         + ["models", "promote", "by-hand", "2"],
         env=env,
-        capture_output=True,
-        text=True,
         timeout=120,
     )
     assert done.returncode == 0, done.stderr

@@ -5,11 +5,10 @@ from __future__ import annotations
 from mlcadence.flows.retraining import retraining
 from mlcadence.flows.sweep import sweep
 from mlcadence.tracking.entities import RunStatus
-from tests.flows.conftest import run
 
 
-def test_sweep_fans_out_child_runs_and_registers_the_best(store):
-    result = run(
+def test_sweep_fans_out_child_runs_and_registers_the_best(store, run_flow):
+    result = run_flow(
         sweep,
         source="synthetic:4",
         windows=[5, 10],
@@ -35,9 +34,9 @@ def test_sweep_fans_out_child_runs_and_registers_the_best(store):
     assert parent.data.metrics["best_accuracy"] == best.data.metrics["accuracy"]
 
 
-def test_retraining_promotes_once_then_keeps_the_champion(store):
-    first = run(retraining, source="synthetic:5", register_as="retrained", deploy="off")
-    second = run(retraining, source="synthetic:5", register_as="retrained", deploy="inline")
+def test_retraining_promotes_once_then_keeps_the_champion(store, run_flow):
+    first = run_flow(retraining, source="synthetic:5", register_as="retrained", deploy="off")
+    second = run_flow(retraining, source="synthetic:5", register_as="retrained", deploy="inline")
     assert first.champion_changed and not second.champion_changed
     assert "deploy" not in second.extra  # nothing deployed when the champion stays
     assert store.get_registered_model("retrained").aliases["champion"] == 1

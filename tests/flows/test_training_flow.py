@@ -10,7 +10,6 @@ from mlcadence.pipeline.errors import InvalidConfig, InvalidData
 from mlcadence.tasks.record import FLOW_NAME_TAG, FLOW_RUN_ID_TAG
 from mlcadence.tracking.entities import RunStatus
 from mlcadence.tracking.models import load_model
-from tests.flows.conftest import run
 
 
 def experiment_runs(client, name="stockpred"):
@@ -18,8 +17,8 @@ def experiment_runs(client, name="stockpred"):
     return [] if exp is None else client.search_runs([exp.experiment_id])
 
 
-def test_training_logs_registers_and_promotes(store):
-    result = run(training, source="synthetic:1", register_as="demo")
+def test_training_logs_registers_and_promotes(store, run_flow):
+    result = run_flow(training, source="synthetic:1", register_as="demo")
     tracked = store.get_run(result.run_id)
     assert tracked.info.status == RunStatus.FINISHED
     data = tracked.data
@@ -56,9 +55,9 @@ def load_input_example(client, run_id):
     return pd.DataFrame(doc["data"], columns=doc["columns"])
 
 
-def test_gate_keeps_the_champion_on_a_tie_and_promotes_a_better_model(store):
-    first = run(training, source="synthetic:1", register_as="demo", promote=True)
-    again = run(training, source="synthetic:1", register_as="demo")  # same data, same model
+def test_gate_keeps_the_champion_on_a_tie_and_promotes_a_better_model(store, run_flow):
+    first = run_flow(training, source="synthetic:1", register_as="demo", promote=True)
+    again = run_flow(training, source="synthetic:1", register_as="demo")  # same data, same model
     assert again.version == 2 and not again.champion_changed
     v1, v2 = store.get_model_version("demo", 1), store.get_model_version("demo", 2)
     assert "champion" in v1.aliases and v2.aliases == ["challenger"]
@@ -66,38 +65,40 @@ def test_gate_keeps_the_champion_on_a_tie_and_promotes_a_better_model(store):
     assert v2.tags["mlcadence.gate.champion_version"] == "1"
     assert float(v2.tags["mlcadence.gate.champion_score"]) == first.metrics["accuracy"]
     # a gate on a metric where the challenger is better (or not) decides by that metric
-    other = run(training, source="synthetic:1", register_as="demo", model="logistic_regression")
+    other = run_flow(
+        training, source="synthetic:1", register_as="demo", model="logistic_regression"
+    )
     better = other.metrics["accuracy"] > first.metrics["accuracy"]
     assert other.champion_changed is better
     champion = store.get_registered_model("demo").aliases["champion"]
     assert champion == (3 if better else 1)
 
 
-def test_no_register_logs_only(store):
-    result = run(training, source="synthetic:2", register_as=None, window=7, split="random")
+def test_no_register_logs_only(store, run_flow):
+    result = run_flow(training, source="synthetic:2", register_as=None, window=7, split="random")
     assert result.version is None and result.decision is None
     assert store.search_registered_models() == []
     assert store.get_run(result.run_id).data.params["split"] == "random"
 
 
-def test_bad_parameters_are_rejected_before_anything_runs(store):
+def test_bad_parameters_are_rejected_before_anything_runs(store, run_flow):
     for bad in ({"window": 0}, {"model": "svm"}, {"source": "s3://x"}, {"test_size": 1.5}):
         with pytest.raises(ParameterTypeError):
-            run(training, **bad)
+            run_flow(training, **bad)
     assert experiment_runs(store) == []
 
 
-def test_failing_validation_fails_the_run_and_registers_nothing(store):
+def test_failing_validation_fails_the_run_and_registers_nothing(store, run_flow):
     with pytest.raises(InvalidData, match="window"):
-        run(training, source="synthetic:3", end="2019-01-20", register_as="demo")
+        run_flow(training, source="synthetic:3", end="2019-01-20", register_as="demo")
     (failed,) = experiment_runs(store)
     assert failed.info.status == RunStatus.FAILED
     assert store.search_registered_models() == []
 
 
-def test_failing_training_task_fails_the_run(store):
+def test_failing_training_task_fails_the_run(store, run_flow):
     with pytest.raises(InvalidConfig):
-        run(
+        run_flow(
             training, source="synthetic:3", hyperparameters={"n_estimators": -5}, register_as="demo"
         )
     (failed,) = experiment_runs(store)
@@ -105,7 +106,7 @@ def test_failing_training_task_fails_the_run(store):
     assert store.search_registered_models() == []
 
 
-def test_unknown_hyperparameter_fails_before_a_run_is_opened(store):
+def test_unknown_hyperparameter_fails_before_a_run_is_opened(store, run_flow):
     with pytest.raises(InvalidConfig, match="n_trees"):
-        run(training, source="synthetic:3", hyperparameters={"n_trees": 5})
+        run_flow(training, source="synthetic:3", hyperparameters={"n_trees": 5})
     assert experiment_runs(store) == []

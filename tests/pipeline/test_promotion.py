@@ -29,6 +29,14 @@ def scored_version(client, name: str, accuracy: float | None) -> int:
     return int(client.create_model_version(name, "/tmp/model", run_id=run_id).version)
 
 
+def champion_and_challenger(client, champion: float, challenger: float) -> tuple[int, int]:
+    """Version 1 of "m" as champion scoring `champion`, then version 2 scoring
+    `challenger`: their version numbers."""
+    first = scored_version(client, "m", champion)
+    client.set_registered_model_alias("m", "champion", first)
+    return first, scored_version(client, "m", challenger)
+
+
 def test_current_champion_is_none_without_the_alias(client):
     scored_version(client, "m", 0.6)
     assert promotion.current_champion(client, "m", "accuracy") == (None, None)
@@ -75,9 +83,7 @@ def test_gate_promotes_the_first_version_and_calls_back_after_the_alias_moved(cl
 
 
 def test_gate_rejection_records_why_and_leaves_the_alias_and_listeners_alone(client):
-    first = scored_version(client, "m", 0.6)
-    client.set_registered_model_alias("m", "champion", first)
-    second = scored_version(client, "m", 0.6)
+    first, second = champion_and_challenger(client, 0.6, 0.6)
     heard = []
     decision = promotion.gate(
         client, "m", second, metric="accuracy", challenger_score=0.6, on_promoted=heard.append
@@ -98,9 +104,7 @@ def test_gate_records_the_decision_on_the_deciding_run_too(client):
 
 
 def test_promote_by_hand_records_the_reason_and_the_previous_champion(client):
-    first = scored_version(client, "m", 0.6)
-    client.set_registered_model_alias("m", "champion", first)
-    second = scored_version(client, "m", 0.5)
+    first, second = champion_and_challenger(client, 0.6, 0.5)
     heard = []
     promoted = promotion.promote(
         client, "m", second, reason="rolled forward by hand", on_promoted=heard.append

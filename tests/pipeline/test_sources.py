@@ -3,10 +3,6 @@ against a local server speaking FRED's CSV format."""
 
 from __future__ import annotations
 
-import http.server
-import threading
-from contextlib import contextmanager
-
 import pandas as pd
 import pytest
 
@@ -87,37 +83,8 @@ FRED_CSV = "observation_date,CBBTCUSD\n" + "".join(
 )
 
 
-@contextmanager
-def fred_server(body: str = FRED_CSV, status: int = 200, fail_first: int = 0):
-    """A local FRED stand-in; the first `fail_first` requests get a 503."""
-    requests_seen: list[str] = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (http.server's name)
-            requests_seen.append(self.path)
-            failing = len(requests_seen) <= fail_first
-            data = b"busy" if failing else body.encode()
-            self.send_response(503 if failing else status)
-            self.send_header("Content-Type", "text/csv")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/graph/fredgraph.csv", requests_seen
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def test_fred_through_the_real_reader(monkeypatch):
-    with fred_server() as (url, seen):
+def test_fred_through_the_real_reader(monkeypatch, fred_server):
+    with fred_server(FRED_CSV) as (url, seen):
         monkeypatch.setenv("MLCADENCE_FRED_URL", url)
         ds = sources.load("fred:CBBTCUSD", start="2024-01-03", end="2024-02-10")
     assert seen and seen[0].startswith("/graph/fredgraph.csv?id=CBBTCUSD")
@@ -128,8 +95,8 @@ def test_fred_through_the_real_reader(monkeypatch):
     assert not ds.frame["Close"].isna().any()
 
 
-def test_fred_unreachable_names_the_offline_sources(monkeypatch):
-    with fred_server() as (url, _):
+def test_fred_unreachable_names_the_offline_sources(monkeypatch, fred_server):
+    with fred_server(FRED_CSV) as (url, _):
         pass  # server gone: connection refused on its port
     monkeypatch.setenv("MLCADENCE_FRED_URL", url)
     with pytest.raises(DataUnavailable) as info:
@@ -137,7 +104,7 @@ def test_fred_unreachable_names_the_offline_sources(monkeypatch):
     assert "synthetic:42" in info.value.message and "csv:" in info.value.message
 
 
-def test_fred_http_error_is_unavailable_not_synthetic(monkeypatch):
+def test_fred_http_error_is_unavailable_not_synthetic(monkeypatch, fred_server):
     with fred_server(body="Internal error", status=500) as (url, _):
         monkeypatch.setenv("MLCADENCE_FRED_URL", url)
         with pytest.raises(DataUnavailable, match="CBBTCUSD"):
