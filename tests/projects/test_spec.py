@@ -12,7 +12,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-import yaml
 
 from mlcadence.projects.errors import InvalidParameters, InvalidProject, ProjectError
 from mlcadence.projects.runner import parse_parameter_args
@@ -229,18 +228,157 @@ def test_docker_env_fields(tmp_path):
         docker.resolve_environment({})
 
 
-# -- every validation error: the cases are MLproject documents, so they live in a YAML file --
+# -- every validation error: (MLproject, files, words the message must contain) ---------
 
-
-def _invalid_cases() -> list:
-    cases = yaml.safe_load((Path(__file__).parent / "invalid_mlprojects.yaml").read_text())
-    return [
-        pytest.param(case["mlproject"], case.get("files", {}), case["words"], id=case["id"])
-        for case in cases
-    ]
-
-
-INVALID_CASES = _invalid_cases()
+INVALID_CASES = [
+    pytest.param("- a\n- b\n", {}, ["YAML mapping"], id="top-level-list"),
+    pytest.param("name: [1]\n", {}, ["`name`", "string"], id="name-not-string"),
+    pytest.param("name: a\n  bad: : :\n", {}, ["not valid YAML"], id="bad-yaml"),
+    pytest.param("entry_points: [main]\n", {}, ["`entry_points`", "mapping"], id="eps-list"),
+    pytest.param("entry_points: {main: x}\n", {}, ["`entry_points.main`"], id="ep-not-mapping"),
+    pytest.param(
+        "entry_points: {main: {}}\n", {}, ["entry_points.main.command", "Add"], id="no-command"
+    ),
+    pytest.param(
+        "entry_points: {main: {command: 'x', parameters: [a]}}\n",
+        {},
+        ["entry_points.main.parameters", "mapping"],
+        id="params-list",
+    ),
+    pytest.param(
+        "entry_points: {main: {command: 'x', parameters: {a: {type: int}}}}\n",
+        {},
+        ["entry_points.main.parameters.a.type", "float", "uri"],
+        id="unknown-type",
+    ),
+    pytest.param(
+        "entry_points: {main: {command: 'x', parameters: {a: {typ: float}}}}\n",
+        {},
+        ["entry_points.main.parameters.a", "unknown keys", "typ"],
+        id="misspelled-key",
+    ),
+    pytest.param(
+        "entry_points: {main: {command: 'x', parameters: {a: 3}}}\n",
+        {},
+        ["entry_points.main.parameters.a", "type name"],
+        id="param-number",
+    ),
+    pytest.param(
+        "entry_points: {main: {command: 'x', parameters: {a: {type: float, default: abc}}}}\n",
+        {},
+        ["'a'", "float", "abc"],
+        id="bad-float-default",
+    ),
+    pytest.param(
+        "entry_points: {main: {command: 'x', parameters: {a: {default: [1]}}}}\n",
+        {},
+        ["entry_points.main.parameters.a.default", "scalar"],
+        id="list-default",
+    ),
+    pytest.param(
+        "entry_points: {main: {command: 'run {b}'}}\n",
+        {},
+        ["entry_points.main.command", "'{b}'", "declare"],
+        id="undeclared-placeholder",
+    ),
+    pytest.param(
+        "entry_points: {main: {command: 'run {}'}}\n",
+        {},
+        ["entry_points.main.command", "not a parameter name"],
+        id="positional-placeholder",
+    ),
+    pytest.param(
+        "entry_points: {main: {command: 'run {a'}}\n",
+        {},
+        ["entry_points.main.command", "template"],
+        id="unbalanced-brace",
+    ),
+    pytest.param(
+        "entry_points: {main: {command: \"echo '{a}'\", parameters: {a: string}}}\n",
+        {},
+        ["entry_points.main.command", "'main'", "'{a}'", "single quotes", "Remove the quotes"],
+        id="placeholder-in-quotes",
+    ),
+    pytest.param(
+        "entry_points: {main: {command: 'run {a!r}', parameters: {a: string}}}\n",
+        {},
+        ["entry_points.main.command", "'{a!r}'", "not supported"],
+        id="placeholder-conversion",
+    ),
+    pytest.param(
+        "entry_points: {main: {command: 'run', parameters: {'a b': string}}}\n",
+        {},
+        ["entry_points.main.parameters", "'a b'", "letters, digits"],
+        id="declared-name-with-space",
+    ),
+    pytest.param(
+        "entry_points: {main: {command: 'run', parameters: {a: {default: \"x\\0y\"}}}}\n",
+        {},
+        ["entry_points.main.parameters.a.default", "NUL"],
+        id="nul-in-default",
+    ),
+    pytest.param(
+        "docker_env: {image: a}\npython_env: p.yaml\n",
+        {"p.yaml": ""},
+        ["several environments", "docker_env", "python_env"],
+        id="two-envs",
+    ),
+    pytest.param("docker_env: img\n", {}, ["`docker_env`", "mapping"], id="docker-not-mapping"),
+    pytest.param("docker_env: {volumes: []}\n", {}, ["docker_env.image"], id="docker-no-image"),
+    pytest.param(
+        "docker_env: {image: a, volumes: /data}\n",
+        {},
+        ["docker_env.volumes", "list"],
+        id="volumes-not-list",
+    ),
+    pytest.param(
+        "docker_env: {image: a, volumes: [/data]}\n",
+        {},
+        ["docker_env.volumes", "HOST_PATH"],
+        id="volume-without-target",
+    ),
+    pytest.param(
+        "docker_env: {image: a, environment: [[A, b, c]]}\n",
+        {},
+        ["docker_env.environment", "[NAME, value]"],
+        id="env-triple",
+    ),
+    pytest.param(
+        "docker_env: {image: a, environment: [{A: b}]}\n",
+        {},
+        ["docker_env.environment"],
+        id="env-mapping-item",
+    ),
+    pytest.param(
+        "docker_env: {image: a, env: []}\n",
+        {},
+        ["docker_env", "unknown keys", "env"],
+        id="docker-unknown-key",
+    ),
+    pytest.param(
+        "python_env: missing.yaml\n",
+        {},
+        ["python_env", "missing.yaml", "no such file"],
+        id="python-env-missing",
+    ),
+    pytest.param(
+        "conda_env: c.yaml\n", {}, ["conda_env", "c.yaml", "no such file"], id="conda-env-missing"
+    ),
+    pytest.param("python_env: [a]\n", {}, ["`python_env`", "path"], id="python-env-not-path"),
+    pytest.param(
+        "python_env: p.yaml\n",
+        {"p.yaml": "dependencies: numpy\n"},
+        ["`dependencies`", "list"],
+        id="python-env-deps-string",
+    ),
+    pytest.param(
+        "python_env: p.yaml\n",
+        {"p.yaml": "python: [3]\n"},
+        ["`python`", "version"],
+        id="python-env-python-list",
+    ),
+    pytest.param("python_env: p.yaml\n", {"p.yaml": "- a\n"}, ["mapping"], id="python-env-list"),
+]
 
 
 @pytest.mark.parametrize("mlproject, files, words", INVALID_CASES)
