@@ -9,26 +9,18 @@ Needs a running Docker engine and the base image (scripts/docker-base-image.sh).
 from __future__ import annotations
 
 import secrets
-import textwrap
-from pathlib import Path
 
 import pytest
 
 pytestmark = [pytest.mark.docker, pytest.mark.integration]
 
 
-def write(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    return root
-
-
 # ------------------------------------------------------------------ projects
 
 
-def test_docker_project_run_logs_into_our_store(docker, cache_env, tmp_path, monkeypatch):
+def test_docker_project_run_logs_into_our_store(
+    docker, cache_env, tmp_path, write_files, monkeypatch
+):
     from mlcadence.projects import runner
     from mlcadence.tracking import Client
 
@@ -38,7 +30,7 @@ def test_docker_project_run_logs_into_our_store(docker, cache_env, tmp_path, mon
     data.mkdir()
     (data / "numbers.txt").write_text("1\n2\n3\n")
     monkeypatch.setenv("MLCADENCE_TEST_FROM_HOST", "host-value")
-    project = write(
+    project = write_files(
         tmp_path / "proj",
         {
             "MLproject": f"""

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -21,14 +20,6 @@ from mlcadence.projects.errors import (
     InvalidProject,
 )
 from mlcadence.tracking import Client
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    return root
 
 
 @pytest.fixture
@@ -71,9 +62,11 @@ MLFLOW_PROJECT = {
 
 
 @pytest.mark.integration
-def test_local_run_with_real_mlflow_logs_into_the_same_run(tmp_path, cache, monkeypatch):
+def test_local_run_with_real_mlflow_logs_into_the_same_run(
+    tmp_path, write_files, cache, monkeypatch
+):
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
-    project = write(tmp_path / "proj", MLFLOW_PROJECT)
+    project = write_files(tmp_path / "proj", MLFLOW_PROJECT)
     store = str(tmp_path / "mlruns")
     lines: list[str] = []
     result = runner.run(
@@ -101,8 +94,8 @@ def test_local_run_with_real_mlflow_logs_into_the_same_run(tmp_path, cache, monk
     assert experiment.name == "projects-test"
 
 
-def test_failing_entry_point_marks_run_failed(tmp_path, cache):
-    project = write(tmp_path / "proj", MLFLOW_PROJECT)
+def test_failing_entry_point_marks_run_failed(tmp_path, write_files, cache):
+    project = write_files(tmp_path / "proj", MLFLOW_PROJECT)
     store = str(tmp_path / "mlruns")
     lines: list[str] = []
     with pytest.raises(ExecutionFailed) as info:
@@ -112,17 +105,16 @@ def test_failing_entry_point_marks_run_failed(tmp_path, cache):
     assert any("going down" in line for line in lines)
 
 
-def test_bad_parameters_open_no_run(tmp_path, cache):
-    project = write(tmp_path / "proj", MLFLOW_PROJECT)
+def test_bad_parameters_open_no_run(tmp_path, write_files, cache):
+    project = write_files(tmp_path / "proj", MLFLOW_PROJECT)
     store = str(tmp_path / "mlruns")
     with pytest.raises(InvalidParameters):
         runner.run(str(project), parameters={"alpha": "abc"}, tracking_uri=store)
-    client = Client(store)
-    assert all(not client.search_runs([e.experiment_id]) for e in client.search_experiments())
+    assert _no_runs(store)
 
 
-def test_script_entry_point_in_subdirectory(tmp_path, cache):
-    write(tmp_path / "repo", {"sub/job.sh": 'echo "job got $@"\n'})
+def test_script_entry_point_in_subdirectory(tmp_path, write_files, cache):
+    write_files(tmp_path / "repo", {"sub/job.sh": 'echo "job got $@"\n'})
     lines: list[str] = []
     result = runner.run(
         f"{tmp_path / 'repo'}#sub",
@@ -150,8 +142,8 @@ def _git(*args, cwd):
     ).stdout.strip()
 
 
-def test_git_uri_at_commit_and_branch(tmp_path, cache):
-    repo = write(
+def test_git_uri_at_commit_and_branch(tmp_path, write_files, cache):
+    repo = write_files(
         tmp_path / "repo",
         {
             "proj/MLproject": "entry_points:\n  main:\n    command: cat version.txt\n",
@@ -183,16 +175,16 @@ def test_git_uri_at_commit_and_branch(tmp_path, cache):
         runner.run(uri, version="no-such-branch", tracking_uri=store)
 
 
-def test_version_on_plain_directory_is_an_error(tmp_path, cache):
-    write(tmp_path / "p", {"MLproject": "entry_points: {main: {command: echo}}\n"})
+def test_version_on_plain_directory_is_an_error(tmp_path, write_files, cache):
+    write_files(tmp_path / "p", {"MLproject": "entry_points: {main: {command: echo}}\n"})
     with pytest.raises(InvalidProject, match="git"):
         runner.run(str(tmp_path / "p"), version="abc", tracking_uri=str(tmp_path / "mlruns"))
 
 
-def test_conda_without_conda_is_a_clear_error(tmp_path, cache, monkeypatch):
+def test_conda_without_conda_is_a_clear_error(tmp_path, write_files, cache, monkeypatch):
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     monkeypatch.delenv("MLFLOW_CONDA_HOME", raising=False)
-    write(
+    write_files(
         tmp_path / "p",
         {
             "MLproject": "conda_env: conda.yaml\nentry_points: {main: {command: echo}}\n",
@@ -203,8 +195,8 @@ def test_conda_without_conda_is_a_clear_error(tmp_path, cache, monkeypatch):
         runner.run(str(tmp_path / "p"), tracking_uri=str(tmp_path / "mlruns"))
 
 
-def test_python_env_project_with_conda_is_rejected(tmp_path, cache):
-    write(
+def test_python_env_project_with_conda_is_rejected(tmp_path, write_files, cache):
+    write_files(
         tmp_path / "p",
         {
             "MLproject": "entry_points: {main: {command: echo}}\n",
@@ -243,10 +235,10 @@ VENV_PROJECT = {
 
 
 @pytest.mark.integration
-def test_virtualenv_created_once_reused_and_isolated(tmp_path, cache):
+def test_virtualenv_created_once_reused_and_isolated(tmp_path, write_files, cache):
     py = f"{sys.version_info.major}.{sys.version_info.minor}"
     files = {k: v.replace("{py}", py) for k, v in VENV_PROJECT.items()}
-    project = write(tmp_path / "proj", files)
+    project = write_files(tmp_path / "proj", files)
     store = str(tmp_path / "mlruns")
     prefixes = []
     outputs = []
@@ -269,8 +261,8 @@ def test_virtualenv_created_once_reused_and_isolated(tmp_path, cache):
 
 
 @pytest.mark.integration
-def test_cli_project_run(tmp_path, cache):
-    write(
+def test_cli_project_run(tmp_path, write_files, cache):
+    write_files(
         tmp_path / "p",
         {
             "MLproject": """
@@ -321,6 +313,14 @@ def _no_runs(store: str) -> bool:
     return all(not client.search_runs([e.experiment_id]) for e in client.search_experiments())
 
 
+def _run_quietly(project: Path, store: str, **options):
+    """A local run whose output nobody reads: these tests look at what it refused
+    and what it left behind."""
+    return runner.run(
+        str(project), env_manager="local", tracking_uri=store, output=lambda line: None, **options
+    )
+
+
 def _mlproject(command: str, parameters: dict | None = None) -> str:
     entry = {"command": command}
     if parameters is not None:
@@ -345,21 +345,15 @@ PLACEHOLDER_ATTACKS = [
 
 @pytest.mark.parametrize("template, payload", PLACEHOLDER_ATTACKS)
 def test_placeholder_the_shell_would_not_read_as_a_word_is_refused_and_runs_nothing(
-    tmp_path, cache, template, payload
+    tmp_path, write_files, cache, template, payload
 ):
     marker = tmp_path / "pwned"
-    project = write(
+    project = write_files(
         tmp_path / "proj", {"MLproject": _mlproject(template, {"x": {"default": "ok"}})}
     )
     store = str(tmp_path / "mlruns")
     with pytest.raises(InvalidProject) as info:
-        runner.run(
-            str(project),
-            parameters={"x": payload.replace("MARKER", str(marker))},
-            env_manager="local",
-            tracking_uri=store,
-            output=lambda line: None,
-        )
+        _run_quietly(project, store, parameters={"x": payload.replace("MARKER", str(marker))})
     assert "'main'" in info.value.message and "{x" in info.value.message
     assert not marker.exists()
     assert _no_runs(store)
@@ -379,10 +373,12 @@ def test_placeholder_the_shell_would_not_read_as_a_word_is_refused_and_runs_noth
         "x\ntouch MARKER\n",
     ],
 )
-def test_plain_word_placeholder_passes_payload_as_text(tmp_path, cache, template, payload):
+def test_plain_word_placeholder_passes_payload_as_text(
+    tmp_path, write_files, cache, template, payload
+):
     marker = tmp_path / "pwned"
     value = payload.replace("MARKER", str(marker))
-    project = write(tmp_path / "proj", {"MLproject": _mlproject(template, {"x": "string"})})
+    project = write_files(tmp_path / "proj", {"MLproject": _mlproject(template, {"x": "string"})})
     lines: list[str] = []
     result = runner.run(
         str(project),
@@ -397,18 +393,12 @@ def test_plain_word_placeholder_passes_payload_as_text(tmp_path, cache, template
     assert " ".join(value.split()) in " ".join("".join(lines).split())
 
 
-def test_undeclared_parameter_cannot_escape_a_trailing_comment(tmp_path, cache):
+def test_undeclared_parameter_cannot_escape_a_trailing_comment(tmp_path, write_files, cache):
     marker = tmp_path / "pwned"
-    project = write(tmp_path / "proj", {"MLproject": _mlproject("echo hi # trailing note")})
+    project = write_files(tmp_path / "proj", {"MLproject": _mlproject("echo hi # trailing note")})
     store = str(tmp_path / "mlruns")
     with pytest.raises(InvalidParameters, match="comment"):
-        runner.run(
-            str(project),
-            parameters={"k": f"\ntouch {marker}\n"},
-            env_manager="local",
-            tracking_uri=store,
-            output=lambda line: None,
-        )
+        _run_quietly(project, store, parameters={"k": f"\ntouch {marker}\n"})
     assert not marker.exists()
     assert _no_runs(store)
 
@@ -434,29 +424,23 @@ def _outside_script(tmp_path: Path, suffix: str) -> tuple[Path, Path]:
         pytest.param("linkdir/evil.py", id="symlinked-directory"),
     ],
 )
-def test_script_entry_point_outside_project_is_refused(tmp_path, cache, entry_point):
+def test_script_entry_point_outside_project_is_refused(tmp_path, write_files, cache, entry_point):
     suffix = ".sh" if entry_point.endswith(".sh") else ".py"
     script, marker = _outside_script(tmp_path, suffix)
-    project = write(tmp_path / "proj", {"MLproject": _mlproject("echo main"), "sub/x": ""})
+    project = write_files(tmp_path / "proj", {"MLproject": _mlproject("echo main"), "sub/x": ""})
     (project / f"link{suffix}").symlink_to(script)
     (project / "linkdir").symlink_to(script.parent, target_is_directory=True)
     store = str(tmp_path / "mlruns")
     name = str(script) if entry_point == "ABSOLUTE" else entry_point
     with pytest.raises(InvalidParameters) as info:
-        runner.run(
-            str(project),
-            entry_point=name,
-            env_manager="local",
-            tracking_uri=store,
-            output=lambda line: None,
-        )
+        _run_quietly(project, store, entry_point=name)
     assert f"'{name}'" in info.value.message and "outside the project" in info.value.message
     assert not marker.exists()
     assert _no_runs(store)
 
 
-def test_script_entry_points_inside_project_keep_working(tmp_path, cache):
-    project = write(
+def test_script_entry_points_inside_project_keep_working(tmp_path, write_files, cache):
+    project = write_files(
         tmp_path / "proj",
         {"tools/job.py": "import sys; print('job', sys.argv[1:])\n", "run.sh": "echo sh $@\n"},
     )
@@ -497,16 +481,12 @@ BAD_PARAMETERS = [
 
 
 @pytest.mark.parametrize("parameters, named", BAD_PARAMETERS)
-def test_bad_parameter_names_and_values_open_no_run(tmp_path, cache, parameters, named):
-    project = write(tmp_path / "proj", MLFLOW_PROJECT)
+def test_bad_parameter_names_and_values_open_no_run(
+    tmp_path, write_files, cache, parameters, named
+):
+    project = write_files(tmp_path / "proj", MLFLOW_PROJECT)
     store = str(tmp_path / "mlruns")
     with pytest.raises(InvalidParameters) as info:
-        runner.run(
-            str(project),
-            parameters=parameters,
-            env_manager="local",
-            tracking_uri=store,
-            output=lambda line: None,
-        )
+        _run_quietly(project, store, parameters=parameters)
     assert named in info.value.message
     assert _no_runs(store)

@@ -597,6 +597,8 @@ def test_model_version_tags_and_description(client):
     client.update_model_version("tm", 1, "d2")
     mv = client.get_model_version("tm", 1)
     assert (mv.tags, mv.description) == ({"b": "2"}, "d2")
+    with pytest.raises(InvalidInput, match="None"):
+        client.set_model_version_tag("tm", 1, "k", None)
 
 
 def test_registry_bad_versions(client):

@@ -177,23 +177,9 @@ def _register_worker(uri, name, count, barrier, queue):
         queue.put(([], [repr(exc)]))
 
 
-def test_sixteen_threads_register_versions_one_to_sixteen(tmp_path):
+def test_sixteen_threads_register_versions_one_to_sixteen(tmp_path, race):
     store = FileBackend(str(tmp_path / "mlruns"))
-    barrier = threading.Barrier(16)
-    got, errors = [], []
-
-    def register():
-        barrier.wait()
-        try:
-            got.append(store.create_model_version("m", "/tmp/model").version)
-        except Exception as exc:
-            errors.append(repr(exc))
-
-    threads = [threading.Thread(target=register) for _ in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    got, errors = race(lambda _: store.create_model_version("m", "/tmp/model").version, 16)
     assert errors == []
     assert sorted(got) == list(range(1, 17))
     assert sorted(mv.version for mv in store.search_model_versions("m")) == list(range(1, 17))

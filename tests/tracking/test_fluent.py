@@ -360,14 +360,8 @@ def test_entry_point_written_for_mlflow_logs_into_our_run(tracking_uri, run_pyth
     assert tracking.get_run(run.info.run_id).data.metrics == {"from_mlflow": 3.0}
 
 
-def test_concurrent_set_experiment_agrees_on_one_experiment():
-    barrier = threading.Barrier(4)
-
-    def choose(_):
-        barrier.wait(timeout=30)
-        return tracking.set_experiment("raced").experiment_id
-
-    with ThreadPoolExecutor(4) as pool:
-        ids = set(pool.map(choose, range(4)))
-    assert len(ids) == 1
+def test_concurrent_set_experiment_agrees_on_one_experiment(race):
+    ids, errors = race(lambda _: tracking.set_experiment("raced").experiment_id, 4)
+    assert errors == []
+    assert len(set(ids)) == 1
     assert len(tracking.Client().search_experiments(filter_string="name = 'raced'")) == 1

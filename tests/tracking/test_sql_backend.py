@@ -14,7 +14,6 @@ import multiprocessing
 import os
 import random
 import sqlite3
-import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -371,16 +370,12 @@ def test_search_view_filters_deleted_runs(backend):
 
 
 # -- concurrency --------------------------------------------------------------------------
-def test_sixteen_threads_register_versions_one_to_sixteen(sql_uri):
+def test_sixteen_threads_register_versions_one_to_sixteen(sql_uri, race):
     backend = SqlBackend(sql_uri)
-    barrier = threading.Barrier(16)
-
-    def register(i):
-        barrier.wait()
-        return backend.create_model_version("racy", f"runs:/{i}/model").version
-
-    with ThreadPoolExecutor(16) as pool:
-        versions = list(pool.map(register, range(16)))
+    versions, errors = race(
+        lambda i: backend.create_model_version("racy", f"runs:/{i}/model").version, 16
+    )
+    assert errors == []
     assert sorted(versions) == list(range(1, 17))
     listed = backend.search_model_versions("racy")
     assert sorted(v.version for v in listed) == list(range(1, 17))
@@ -464,22 +459,16 @@ def test_four_processes_log_into_one_sqlite_file(sqlite_uri):
     backend.close()
 
 
-def test_concurrent_writers_of_one_param_exactly_one_wins(sql_uri):
+def test_concurrent_writers_of_one_param_exactly_one_wins(sql_uri, race):
     backend = SqlBackend(sql_uri)
     run_id = _new_run(backend)
-    barrier = threading.Barrier(12)
 
-    def write(value):
-        barrier.wait()
-        try:
-            backend.log_param(run_id, Param("lr", value))
-            return value
-        except InvalidInput:
-            return None
+    def write(i):
+        backend.log_param(run_id, Param("lr", str(i)))
+        return str(i)
 
-    with ThreadPoolExecutor(12) as pool:
-        outcome = list(pool.map(write, [str(i) for i in range(12)]))
-    winners = [v for v in outcome if v is not None]
+    winners, errors = race(write, 12)
+    assert all(isinstance(error, InvalidInput) for error in errors), errors
     assert len(winners) == 1
     assert backend.get_run(run_id).data.params == {"lr": winners[0]}
     backend.close()
@@ -521,20 +510,9 @@ def test_concurrent_processes_of_one_param_exactly_one_wins(sqlite_uri):
     backend.close()
 
 
-def test_concurrent_experiment_creation_with_one_name(sql_uri):
+def test_concurrent_experiment_creation_with_one_name(sql_uri, race):
     backend = SqlBackend(sql_uri)
-    barrier = threading.Barrier(8)
-
-    def create(_):
-        barrier.wait()
-        try:
-            return backend.create_experiment("same")
-        except Exception as error:  # noqa: BLE001 - the kind is asserted below
-            return error
-
-    with ThreadPoolExecutor(8) as pool:
-        outcome = list(pool.map(create, range(8)))
-    created = [o for o in outcome if isinstance(o, str)]
-    assert len(created) == 1
-    assert all(type(o).__name__ == "AlreadyExists" for o in outcome if not isinstance(o, str))
+    created, errors = race(lambda _: backend.create_experiment("same"), 8)
+    assert len(created) == 1 and isinstance(created[0], str)
+    assert all(type(error).__name__ == "AlreadyExists" for error in errors), errors
     backend.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
 
 import numpy as np
 import pandas as pd
@@ -242,22 +241,12 @@ def test_registry_pin_catches_a_wholesale_rewrite(store, fitted, tmp_path):
         load_model("models:/m/1", client)  # ...but not what was registered
 
 
-def test_concurrent_registration_numbers_versions_once(store, fitted):
+def test_concurrent_registration_numbers_versions_once(store, fitted, race):
     client, exp = store
     info = _logged(client, exp, fitted)
-    versions, errors = [], []
-
-    def register():
-        try:
-            versions.append(register_model(info.model_uri, "conc", client=client).version)
-        except Exception as e:  # noqa: BLE001 - collected and asserted below
-            errors.append(e)
-
-    threads = [threading.Thread(target=register) for _ in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    versions, errors = race(
+        lambda _: register_model(info.model_uri, "conc", client=client).version, 16
+    )
     assert errors == []
     assert sorted(versions) == list(range(1, 17))
 

@@ -1,0 +1,34 @@
+"""Fixtures for the tracking tests."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+
+@pytest.fixture
+def race():
+    """race(call, count) runs call(i) for i in range(count) on `count` threads
+    released together by a barrier, so the calls really overlap. Returns
+    (results, errors): what the calls returned and what they raised, so a
+    test can assert on both instead of losing an exception inside a thread."""
+
+    def run(call, count: int) -> tuple[list, list[Exception]]:
+        barrier = threading.Barrier(count)
+
+        def one(i):
+            barrier.wait(timeout=60)
+            try:
+                return True, call(i)
+            except Exception as exc:  # noqa: BLE001 - handed to the test
+                return False, exc
+
+        with ThreadPoolExecutor(count) as pool:
+            outcome = list(pool.map(one, range(count)))
+        results = [value for ok, value in outcome if ok]
+        errors = [value for ok, value in outcome if not ok]
+        return results, errors
+
+    return run
