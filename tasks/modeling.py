@@ -26,7 +26,7 @@ def evaluate(fitted, split: Split) -> evaluation.Evaluation:
         "accuracy %.4f (majority baseline %.4f), f1 up %.4f, f1 down %.4f",
         m["accuracy"],
         m["baseline_accuracy"],
-        m["f1-score_1"],
-        m["f1-score_0"],
+        m["f1score_label_1"],
+        m["f1score_label_0"],
     )
     return result

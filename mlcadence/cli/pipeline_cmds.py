@@ -321,10 +321,10 @@ def _print_result(result, as_json: bool) -> None:
     for key in (
         "accuracy",
         "baseline_accuracy",
-        "precision_1",
-        "recall_1",
-        "f1-score_1",
-        "f1-score_0",
+        "precision_label_1",
+        "recall_label_1",
+        "f1score_label_1",
+        "f1score_label_0",
     ):
         if key in result.metrics:
             echo(f"  {key:<18} {result.metrics[key]:.4f}")

@@ -2,9 +2,9 @@
 
 Metric names (all logged to the tracking run; all higher-is-better):
   accuracy                     share of test days predicted right
-  precision_0, recall_0, f1-score_0   for label 0 ("down or flat")
-  precision_1, recall_1, f1-score_1   for label 1 ("up")
-  f1-score_macro               mean of f1-score_0 and f1-score_1
+  precision_label_0, recall_label_0, f1score_label_0   for label 0 ("down or flat")
+  precision_label_1, recall_label_1, f1score_label_1   for label 1 ("up")
+  f1score_macro                mean of f1score_label_0 and f1score_label_1
   baseline_accuracy            accuracy of always predicting the training set's
                                majority class: a model not above it learnt nothing
   accuracy_over_baseline       accuracy - baseline_accuracy
@@ -15,11 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 LABELS = (0, 1)
-PER_LABEL = ("precision", "recall", "f1-score")
+PER_LABEL = ("precision", "recall", "f1score")
 METRIC_NAMES: tuple[str, ...] = (
     "accuracy",
-    *(f"{m}_{label}" for label in LABELS for m in PER_LABEL),
-    "f1-score_macro",
+    *(f"{m}_label_{label}" for label in LABELS for m in PER_LABEL),
+    "f1score_macro",
     "baseline_accuracy",
     "accuracy_over_baseline",
 )
@@ -56,10 +56,9 @@ def evaluate(model, X_test, y_test, y_train) -> Evaluation:
     )
     metrics: dict[str, float] = {"accuracy": float(accuracy_score(y_test, predicted))}
     for i, label in enumerate(LABELS):
-        metrics[f"precision_{label}"] = float(precision[i])
-        metrics[f"recall_{label}"] = float(recall[i])
-        metrics[f"f1-score_{label}"] = float(f1[i])
-    metrics["f1-score_macro"] = float(np.mean(f1))
+        for name, scores in zip(PER_LABEL, (precision, recall, f1), strict=True):
+            metrics[f"{name}_label_{label}"] = float(scores[i])
+    metrics["f1score_macro"] = float(np.mean(f1))
     majority = majority_class(y_train)
     metrics["baseline_accuracy"] = float(np.mean(np.asarray(y_test) == majority))
     metrics["accuracy_over_baseline"] = metrics["accuracy"] - metrics["baseline_accuracy"]

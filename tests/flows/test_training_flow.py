@@ -26,7 +26,13 @@ def test_training_logs_registers_and_promotes(store, run_flow):
     assert data.params["random_state"] == "4284" and data.params["window"] == "14"
     assert data.params["data_source"] == "synthetic:1" and data.params["data_rows"] == "1500"
     assert len(data.tags["mlcadence.dataset.digest"]) == 64
-    for name in ("accuracy", "precision_0", "recall_1", "f1-score_1", "baseline_accuracy"):
+    for name in (
+        "accuracy",
+        "precision_label_0",
+        "recall_label_1",
+        "f1score_label_1",
+        "baseline_accuracy",
+    ):
         assert name in data.metrics
     assert data.metrics == pytest.approx(result.metrics)
     assert data.tags[FLOW_NAME_TAG] == "training" and data.tags[FLOW_RUN_ID_TAG]

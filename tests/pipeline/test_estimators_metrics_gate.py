@@ -59,8 +59,8 @@ def test_metrics_on_a_known_confusion():
     ev = evaluation.evaluate(Known(), X, y_test, y_train=pd.Series([0, 0, 1]))
     assert ev.confusion == [[2, 1], [1, 2]]
     assert ev.metrics["accuracy"] == pytest.approx(4 / 6)
-    assert ev.metrics["precision_1"] == pytest.approx(2 / 3)
-    assert ev.metrics["recall_0"] == pytest.approx(2 / 3)
+    assert ev.metrics["precision_label_1"] == pytest.approx(2 / 3)
+    assert ev.metrics["recall_label_0"] == pytest.approx(2 / 3)
     assert ev.metrics["baseline_accuracy"] == pytest.approx(0.5)  # majority 0
     assert set(ev.metrics) == set(evaluation.METRIC_NAMES)
     assert "up (1)" in ev.report

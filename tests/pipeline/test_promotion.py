@@ -47,7 +47,7 @@ def test_current_champion_reports_its_version_and_score(client):
     second = scored_version(client, "m", 0.7)
     client.set_registered_model_alias("m", "champion", second)
     assert promotion.current_champion(client, "m", "accuracy") == (2, 0.7)
-    assert promotion.current_champion(client, "m", "f1-score_1") == (2, None)
+    assert promotion.current_champion(client, "m", "f1score_label_1") == (2, None)
 
 
 def test_version_score_is_none_for_a_deleted_or_missing_run(client):

@@ -94,13 +94,13 @@ def test_leaderboard_of_an_unknown_model_is_empty(client):
 
 
 def test_sweep_candidate_row_rounds_the_scores_it_shows():
-    metrics = {"accuracy": 0.123456789, "baseline_accuracy": 0.5, "f1-score_1": 0.3333333333}
+    metrics = {"accuracy": 0.123456789, "baseline_accuracy": 0.5, "f1score_label_1": 0.3333333333}
     candidate = Candidate("c" * 32, 7, "random_forest", {}, metrics, None, None)
-    assert candidate.row("f1-score_1") == {
+    assert candidate.row("f1score_label_1") == {
         "run_id": "c" * 32,
         "model": "random_forest",
         "window": 7,
-        "f1-score_1": 0.333333,
+        "f1score_label_1": 0.333333,
         "accuracy": 0.123457,
         "baseline_accuracy": 0.5,
     }
