@@ -3,20 +3,25 @@ and move the half-made entries and orphans out of the readers' way.
 
 Two kinds of check:
 
-- the file store's layout (`_file_layout`): an experiment, run, registered
+- the file store's layout (`_FileLayout`): an experiment, run, registered
   model or version directory without its meta.yaml, temp files and staged
-  entries a killed process left behind, half-saved models in an artifact
-  directory. These are what a crash leaves; `repair` moves them to
-  `<root>/.mlc-repaired.trash/<time>/`, keeping their relative paths, so they
-  can be inspected or moved back. (Not `<root>/.trash`: MLflow reads every
-  folder there as a deleted experiment and its search fails on anything else.)
-- what any store holds (`_contents`): a model version whose source is gone, an
-  alias naming a missing version, a logged model whose files no longer match
-  its manifest. These are complete entries pointing at something wrong; they
-  are reported, never moved.
+  entries a killed process left behind.
+- what any store holds (`_contents`): a model version whose source is gone or
+  whose files no longer match the manifest pinned at registration, an alias
+  naming a missing version, a logged model whose files no longer match its
+  manifest, and half-saved models in (or staged next to) a run's local
+  artifact directory.
 
-A SQL store writes each entry in one transaction, so it has no half-made
-entries: only the content checks apply and there is nothing to repair.
+Half-made entries and orphans are what a crash leaves; `repair` moves them to
+`<root>/.mlc-repaired.trash/<time>/` (for artifacts outside the store root,
+to that folder next to the run's artifact directory), keeping their relative
+paths, so they can be inspected or moved back. Not `<root>/.trash`: MLflow
+reads every folder there as a deleted experiment and its search fails on
+anything else. Complete entries pointing at something wrong are reported,
+never moved.
+
+A SQL store writes each entry in one transaction, so its database holds no
+half-made entries; only its local artifact directories can hold orphans.
 
 Run it while no other process writes to the store: an entry being created
 at that moment looks just like one a crash abandoned.
@@ -26,7 +31,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +39,6 @@ from pathlib import Path
 from mlcadence.tracking.artifacts import artifact_root
 from mlcadence.tracking.backends.atomic import TMP_PREFIX, read_text
 from mlcadence.tracking.backends.file import (
-    ARTIFACTS,
     META,
     METRICS,
     MODELS,
@@ -67,6 +71,8 @@ class Problem:
     where: str
     why: str
     path: str | None = None
+    # `repair` moves `path` to <base>/.mlc-repaired.trash/<time>/<path relative to base>.
+    base: str | None = None
 
     @property
     def repairable(self) -> bool:
@@ -97,7 +103,9 @@ class _FileLayout:
         return os.path.relpath(path, self.root)
 
     def _add(self, what: str, path: str, why: str, movable: bool) -> None:
-        self.problems.append(Problem(what, self._rel(path), why, path if movable else None))
+        self.problems.append(
+            Problem(what, self._rel(path), why, path if movable else None, self.root)
+        )
 
     def _orphan(self, path: str, why: str) -> None:
         what = "orphan directory" if os.path.isdir(path) else "orphan file"
@@ -110,7 +118,7 @@ class _FileLayout:
             self._add(
                 f"half-written {what}",
                 entry_dir,
-                "no meta.yaml: its creation was interrupted (--repair moves it)",
+                "no meta.yaml, its creation was interrupted (--repair moves it)",
                 movable=True,
             )
             return None
@@ -197,17 +205,13 @@ class _FileLayout:
                 f"meta.yaml names run {meta.get('run_id')!r}, not its folder's; fix the file",
                 movable=False,
             )
-        self._temp_leftovers(run_dir, (TMP_PREFIX, MODEL_TMP_PREFIX))
+        self._temp_leftovers(run_dir, (TMP_PREFIX,))
         metrics_dir = os.path.join(run_dir, METRICS)
         for entry in _walk_files(metrics_dir):
             try:
                 parse_metric_lines(read_text(entry) or "", os.path.relpath(entry, metrics_dir))
             except CorruptStore as e:
                 self._add("metric file", entry, e.message, movable=False)
-        # Half-saved models or artifacts inside the artifact root: MLflow
-        # lists hidden names there.
-        for path in _walk_named(os.path.join(run_dir, ARTIFACTS), MODEL_TMP_PREFIX):
-            self._orphan(path, "a model or artifact whose save was interrupted")
 
     # --------------------------------------------------------------- registry
     def _registry(self, models_dir: str) -> None:
@@ -267,7 +271,10 @@ def _walk_named(directory: str, prefix: str) -> Iterator[str]:
 
 
 # ------------------------------------------------------------ any store's content
-def _contents(client, where: Callable[[str], str]) -> list[Problem]:
+def _contents(client, store_root: str | None) -> list[Problem]:
+    def where(path: str) -> str:
+        return os.path.relpath(path, store_root) if _under(path, store_root) else path
+
     problems: list[Problem] = []
     registry = client.registry_store
     for rm in _registered_models(registry):
@@ -304,6 +311,7 @@ def _contents(client, where: Callable[[str], str]) -> list[Problem]:
         problem = _manifest_problem(model_dir)
         if problem:
             problems.append(Problem("logged model", where(str(model_dir)), problem))
+    problems += _artifact_orphans(client.backend, store_root)
     return problems
 
 
@@ -325,17 +333,40 @@ def _source_dir(source: str, client) -> tuple[Path | None, str | None]:
     return path, None
 
 
-def _logged_models(run_store) -> Iterator[Path]:
-    """Model directories (holding an MLmodel) in every run's local artifacts."""
-    experiments = run_store.list_experiments(VIEW_ALL)
-    ids = [e.experiment_id for e in experiments]
+def _under(path: str, directory: str | None) -> bool:
+    return directory is not None and os.path.commonpath([path, directory]) == directory
+
+
+def _artifact_roots(run_store) -> Iterator[Path]:
+    """The local artifact directory of every run, deleted ones included."""
+    ids = [e.experiment_id for e in run_store.list_experiments(VIEW_ALL)]
     if not ids:
         return
     for run in run_store.search_runs(ids, "", VIEW_ALL, max_results=sys.maxsize):
         try:
-            root = artifact_root(run.info.artifact_uri or "")
+            yield artifact_root(run.info.artifact_uri or "")
         except TrackingError:
             continue  # a remote artifact location: not ours to read
+
+
+def _artifact_orphans(run_store, store_root: str | None) -> list[Problem]:
+    """Saves a killed process abandoned: inside a run's artifact directory
+    (MLflow lists hidden names there) or staged next to it by log_model."""
+    problems = []
+    for root in _artifact_roots(run_store):
+        staged = [e.path for e in _scandir(str(root.parent)) if e.name.startswith(MODEL_TMP_PREFIX)]
+        for path in [*_walk_named(str(root), MODEL_TMP_PREFIX), *staged]:
+            base = store_root if _under(path, store_root) else str(root.parent)
+            where = os.path.relpath(path, store_root) if base == store_root else path
+            what = "orphan directory" if os.path.isdir(path) else "orphan file"
+            why = "a model or artifact whose save was interrupted (--repair moves it)"
+            problems.append(Problem(what, where, why, path, base))
+    return problems
+
+
+def _logged_models(run_store) -> Iterator[Path]:
+    """Model directories (holding an MLmodel) in every run's local artifacts."""
+    for root in _artifact_roots(run_store):
         for current, dirs, files in os.walk(root):
             dirs[:] = sorted(d for d in dirs if not d.startswith(MODEL_TMP_PREFIX))
             if MLMODEL in files:
@@ -359,29 +390,25 @@ def check_store(client) -> CheckResult:
     """Every problem in the store behind `client` (a tracking.Client)."""
     store = client.backend
     if isinstance(store, FileBackend):
-        problems = _FileLayout(store).check()
-        problems += _contents(client, lambda p: os.path.relpath(p, store.root))
+        problems = _FileLayout(store).check() + _contents(client, store.root)
         return CheckResult(store.root, problems, can_half_write=True)
-    return CheckResult(client.tracking_uri, _contents(client, str), can_half_write=False)
+    return CheckResult(client.tracking_uri, _contents(client, None), can_half_write=False)
 
 
-def repair(client, result: CheckResult) -> list[tuple[Problem, str]]:
-    """Move every repairable problem of `result` into the store's repair
-    folder; returns (problem, new store-relative path) for each move."""
-    store = client.backend
-    movable = [p for p in result.problems if p.repairable]
-    if not movable or not isinstance(store, FileBackend):
-        return []
+def repair(result: CheckResult) -> list[tuple[Problem, str]]:
+    """Move every repairable problem of `result` into its repair folder;
+    returns (problem, new path: store-relative when inside the store) for
+    each move."""
     stamp = datetime.now(tz=UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    target_root = os.path.join(store.root, REPAIRED, stamp)
     moved = []
-    # The layout walk never descends into what it reports, so no problem
-    # lies inside another's path.
-    for problem in movable:
-        if not os.path.lexists(problem.path):
-            continue  # gone since the check
-        target = os.path.join(target_root, problem.where)
+    # No walk descends into what it reports, so no problem lies inside another's path.
+    for problem in result.problems:
+        if not problem.repairable or not os.path.lexists(problem.path):
+            continue  # for a person to fix, or gone since the check
+        rel = os.path.relpath(problem.path, problem.base)
+        target = os.path.join(problem.base, REPAIRED, stamp, rel)
         os.makedirs(os.path.dirname(target), exist_ok=True)
         os.rename(problem.path, target)
-        moved.append((problem, os.path.relpath(target, store.root)))
+        shown = os.path.join(REPAIRED, stamp, rel) if problem.base == result.store else target
+        moved.append((problem, shown))
     return moved

@@ -339,7 +339,7 @@ def store_check(
     )
     remaining = len(result.problems)
     if repair:
-        moved = checker.repair(client, result)
+        moved = checker.repair(result)
         for problem, target in moved:
             typer.echo(f"moved: {problem.where} -> {target}")
         remaining -= len(moved)

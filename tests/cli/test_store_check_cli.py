@@ -228,3 +228,21 @@ def test_store_check_on_a_clean_sql_store_finds_nothing(tmp_path):
     result = store_cli("check", "-t", uri)
     assert result.exit_code == 0, result.output
     assert result.output.endswith("no problems found\n")
+
+
+def test_store_check_moves_a_killed_model_save_out_of_a_sql_store_run(tmp_path, run_python):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = tracking.Client(uri)
+    run = client.create_run(client.create_experiment("e"), run_name="r")
+    proc = run_python(KILL_WHILE_LOGGING_A_MODEL, run.info.run_id, MLCADENCE_TRACKING_URI=uri)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    artifacts = client.artifact_path(run.info.run_id)
+    (staged,) = [p for p in artifacts.parent.iterdir() if p.name.startswith(".mlc-tmp-half-")]
+
+    result = store_cli("check", "--repair", "-t", uri)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith(f"orphan directory: {staged}: a model or artifact whose save")
+    assert lines[2].startswith(f"moved: {staged} -> {artifacts.parent / '.mlc-repaired.trash'}")
+    assert not staged.exists()
+    assert store_cli("check", "-t", uri).exit_code == 0
