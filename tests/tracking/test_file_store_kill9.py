@@ -156,3 +156,16 @@ def test_kill9_while_logging_a_model_leaves_nothing_in_the_artifact_listing(
     assert mlflow_client(root).list_artifacts(run_id) == []
     artifacts = root / exp_id / run_id / "artifacts"
     assert list(artifacts.iterdir()) == []
+
+
+def test_staged_entries_keep_the_usual_directory_permissions(root):
+    ours = FileBackend(str(root))
+    exp_id = ours.create_experiment("e")
+    run_id = ours.create_run(exp_id, "u", 1, "r", []).info.run_id
+    ours.create_model_version("m", "/tmp/m")
+    umask = os.umask(0)
+    os.umask(umask)
+    expected = 0o777 & ~umask
+    for entry in (root / exp_id, root / exp_id / run_id, root / "models" / "m" / "version-1"):
+        assert entry.stat().st_mode & 0o777 == expected, entry
+    assert (root / "models" / "m").stat().st_mode & 0o777 == expected

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import errno
 import os
-import tempfile
 import uuid
 
 TMP_PREFIX = ".tmp-"
@@ -109,9 +108,15 @@ def create_file_once(
 
 
 def new_staging_dir(staging_area: str) -> str:
-    """A fresh, empty directory inside `staging_area` (created as needed)."""
+    """A fresh, empty directory inside `staging_area` (created as needed).
+
+    Plain mkdir rather than tempfile.mkdtemp: the directory becomes the
+    published entry, so it takes the usual umask permissions, not mkdtemp's
+    owner-only 0700."""
     os.makedirs(staging_area, exist_ok=True)
-    return tempfile.mkdtemp(prefix=TMP_PREFIX, dir=staging_area)
+    path = os.path.join(staging_area, f"{TMP_PREFIX}{uuid.uuid4().hex}")
+    os.mkdir(path)
+    return path
 
 
 def publish_dir(staged: str, target: str) -> bool:
