@@ -1,4 +1,4 @@
-"""`mlcadence runs|experiments|models ...`: look at and tidy the tracking store.
+"""`mlcadence runs|experiments|models|store ...`: look at and tidy the tracking store.
 
 Only parsing and printing live here; the work is done by `tracking`.
 """
@@ -18,6 +18,7 @@ from mlcadence.tracking.errors import InvalidInput
 runs_app = typer.Typer(no_args_is_help=True, help="Inspect and tidy runs.")
 experiments_app = typer.Typer(no_args_is_help=True, help="Inspect experiments.")
 models_app = typer.Typer(no_args_is_help=True, help="Inspect and promote registered models.")
+store_app = typer.Typer(no_args_is_help=True, help="Check a tracking store for crash damage.")
 
 TrackingUriOpt = typer.Option(
     None, "--tracking-uri", "-t", help="Store to use (default: MLCADENCE_TRACKING_URI or ./mlruns)."
@@ -30,6 +31,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(runs_app, name="runs")
     app.add_typer(experiments_app, name="experiments")
     app.add_typer(models_app, name="models")
+    app.add_typer(store_app, name="store")
 
 
 # -- formatting ------------------------------------------------------------------
@@ -306,3 +308,48 @@ def _promotion_announcer(alias: str):
     from mlcadence.tasks.registry import announce_promotion
 
     return announce_promotion
+
+
+# -- store -------------------------------------------------------------------------------
+@store_app.command("check")
+def store_check(
+    repair: bool = typer.Option(
+        False,
+        "--repair",
+        help="Move half-written entries and orphans to <store>/.mlc-repaired.trash/ (file store).",
+    ),
+    tracking_uri: str = TrackingUriOpt,
+) -> None:
+    """Verify every experiment, run, registered model, model version and logged
+    model manifest; list each problem as `what: where: why`. Exits 1 while
+    problems remain. Run it while nothing else writes to the store."""
+    from mlcadence.tracking import store_check as checker
+
+    client = Client(tracking_uri)
+    result = checker.check_store(client)
+    for problem in result.problems:
+        typer.echo(problem.line())
+    if not result.problems:
+        typer.echo(f"store {result.store}: no problems found")
+        return
+    movable = sum(p.repairable for p in result.problems)
+    typer.echo(
+        f"store {result.store}: {len(result.problems)} problem(s), "
+        f"{movable} can be moved away with --repair"
+    )
+    remaining = len(result.problems)
+    if repair:
+        moved = checker.repair(result)
+        for problem, target in moved:
+            typer.echo(f"moved: {problem.where} -> {target}")
+        remaining -= len(moved)
+        if not moved:
+            why = (
+                "none of the problems is a half-written entry or an orphan"
+                if result.can_half_write
+                else "this store writes each entry in one transaction, so nothing is half-written"
+            )
+            typer.echo(f"nothing to repair: {why}; fix the problems above by hand")
+        typer.echo(f"repaired {len(moved)} problem(s); {remaining} left to fix by hand")
+    if remaining:
+        raise typer.Exit(code=1)

@@ -11,6 +11,11 @@ file and concurrent writers never lose each other's data:
 - `append_bytes`: metric lines. One `os.write` on an O_APPEND descriptor, so
   concurrent appenders never interleave partial lines.
 
+Whole entries (an experiment, a run, a registered model, a model version) are
+built in a staging directory (`new_staging_dir`) and renamed into place by
+`publish_dir`, so a process killed half-way leaves nothing where a reader,
+ours or MLflow's, would look: only an orphan in the staging area.
+
 Temp files are named `.tmp-…` and live in a directory the caller chooses
 (the entity's own directory, never a `tags/` or `params/` folder), so no
 reader, ours or MLflow's, mistakes one for a key.
@@ -21,6 +26,7 @@ rewrite durable before it becomes visible; MLflow's file store does not fsync.
 
 from __future__ import annotations
 
+import errno
 import os
 import uuid
 
@@ -99,6 +105,34 @@ def create_file_once(
         return False
     finally:
         _unlink_quietly(tmp)
+
+
+def new_staging_dir(staging_area: str) -> str:
+    """A fresh, empty directory inside `staging_area` (created as needed).
+
+    Plain mkdir rather than tempfile.mkdtemp: the directory becomes the
+    published entry, so it takes the usual umask permissions, not mkdtemp's
+    owner-only 0700."""
+    os.makedirs(staging_area, exist_ok=True)
+    path = os.path.join(staging_area, f"{TMP_PREFIX}{uuid.uuid4().hex}")
+    os.mkdir(path)
+    return path
+
+
+def publish_dir(staged: str, target: str) -> bool:
+    """Rename the finished directory `staged` to `target` in one step. False,
+    and nothing moved, when `target` already holds an entry.
+
+    rename() refuses to replace a non-empty directory, and a staged entry is
+    never empty (it holds its meta.yaml), so of two racing publishers exactly
+    one wins, across processes too."""
+    try:
+        os.rename(staged, target)
+        return True
+    except OSError as e:
+        if e.errno in (errno.ENOTEMPTY, errno.EEXIST):
+            return False
+        raise
 
 
 def append_bytes(path: str, data: bytes) -> None:

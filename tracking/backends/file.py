@@ -8,13 +8,17 @@ Layout (see ../shared/reference/mlflow-formats.md §1 and §6), so that
     <root>/<exp_id>/<run_id>/meta.yaml  run; metrics/<key> ("ts value step" lines),
                                         params/<key>, tags/<key>, artifacts/
     <root>/models/<name>/...            registry (tracking.backends.file_registry)
+    <root>/.mlc-staging.trash/...       entries being built (ours; MLflow skips
+                                        any root folder ending in ".trash")
 
 Concurrency rules (tracking.backends.atomic): rewrites go through a temp file
 and os.replace, params are created with os.link (exactly one writer wins),
 metric lines are single O_APPEND writes, and a read-modify-write of one
-meta.yaml holds a file lock. Readers skip a run or experiment directory whose
-meta.yaml does not exist yet (it is written last) and a trailing partial
-metric line.
+meta.yaml holds a file lock. A new experiment, run, registered model or model
+version is built complete in the staging area and renamed into place, so a
+process killed half-way (kill -9) leaves no half entry where MLflow or we
+look; readers still skip a directory without meta.yaml (written by an older
+version or by hand) and a trailing partial metric line.
 
 Speed: the hot logging path checks the run with one `stat` of its meta.yaml
 against an in-process cache, and search reads only the files the filter and
@@ -25,9 +29,10 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from urllib.parse import unquote, urlparse
 
 from filelock import FileLock
@@ -38,6 +43,8 @@ from mlcadence.tracking.backends.atomic import (
     append_bytes,
     create_file_once,
     list_files,
+    new_staging_dir,
+    publish_dir,
     read_text,
     read_values,
     replace_file,
@@ -65,6 +72,9 @@ from mlcadence.tracking.errors import (
 )
 
 TRASH = ".trash"
+# Entries are built here, then renamed into place. The ".trash" ending makes
+# MLflow's experiment listing skip it (as it skips "<root>/.trash").
+STAGING = ".mlc-staging" + TRASH
 META = "meta.yaml"
 METRICS, PARAMS, TAGS, ARTIFACTS = "metrics", "params", "tags", "artifacts"
 MODELS = "models"
@@ -149,6 +159,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
         self.root = root_from_uri(uri)
         self.root_uri = path_to_file_uri(self.root)
         self.trash = os.path.join(self.root, TRASH)
+        self.staging = os.path.join(self.root, STAGING)
         self.models_dir = os.path.join(self.root, MODELS)
         # run_id -> (run dir, meta.yaml path, (ino, size, mtime_ns) of it, RunInfo)
         self._runs: dict[str, tuple[str, str, tuple, entities.RunInfo]] = {}
@@ -176,11 +187,10 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
             pass  # a read-only store (e.g. mounted into a server) is still readable
 
     def _create_default_experiment(self) -> None:
-        exp_dir = os.path.join(self.root, DEFAULT_EXPERIMENT_ID)
-        os.makedirs(exp_dir, exist_ok=True)
-        ts = now_ms()
-        meta = self._experiment_meta(DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, None, ts)
-        self._create_once(os.path.join(exp_dir, META), dump_yaml(meta))
+        meta = self._experiment_meta(DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, None, now_ms())
+        target = os.path.join(self.root, DEFAULT_EXPERIMENT_ID)
+        # Losing the race to another process creating it is fine.
+        self._publish_entry([(DEFAULT_EXPERIMENT_ID, target, meta)])
 
     def _experiment_meta(self, exp_id: str, name: str, location: str | None, ts: int) -> dict:
         return {
@@ -200,6 +210,34 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
 
     def _create_once(self, path: str, data: bytes | str, tmp_dir: str | None = None) -> bool:
         return create_file_once(path, data, tmp_dir, fsync=self.fsync)
+
+    def _publish_entry(
+        self,
+        candidates: Iterable[tuple[str, str, dict]],
+        tags: dict[str, str] | None = None,
+        subdirs: tuple[str, ...] = (),
+    ):
+        """Build an entry (its `subdirs`, `tags` and meta.yaml) in the staging
+        area, then publish it at the first free target among `candidates`
+        ((key, target dir, meta) tuples; the meta names the key, so it is
+        rewritten per candidate). Returns the key published, None if every
+        target was taken."""
+        staged = new_staging_dir(self.staging)
+        published = False
+        try:
+            for sub in subdirs:
+                os.mkdir(os.path.join(staged, sub))
+            for key, value in (tags or {}).items():
+                self._replace(os.path.join(staged, TAGS, key), value, tmp_dir=staged)
+            for key, target, meta in candidates:
+                self._replace(os.path.join(staged, META), dump_yaml(meta))
+                if publish_dir(staged, target):
+                    published = True
+                    return key
+            return None
+        finally:
+            if not published:
+                shutil.rmtree(staged, ignore_errors=True)
 
     def _lock_for(self, directory: str) -> FileLock:
         # The lock file sits in the entity's own directory, where MLflow never
@@ -288,19 +326,16 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
                 else:
                     raise_exists = f"Experiment '{name}' already exists."
                 raise AlreadyExists(raise_exists)
-            while True:
-                exp_id = random_experiment_id()
-                exp_dir = os.path.join(self.root, exp_id)
-                try:
-                    os.mkdir(exp_dir)
-                    break
-                except FileExistsError:
-                    continue
-            for key, value in tag_items:
-                self._replace(os.path.join(exp_dir, TAGS, key), value, tmp_dir=exp_dir)
-            meta = self._experiment_meta(exp_id, name, location, now_ms())
-            self._replace(os.path.join(exp_dir, META), dump_yaml(meta))
-        return exp_id
+            ts = now_ms()
+            candidates = (
+                (
+                    exp_id,
+                    os.path.join(self.root, exp_id),
+                    self._experiment_meta(exp_id, name, location, ts),
+                )
+                for exp_id in iter(random_experiment_id, None)  # until one id is free
+            )
+            return self._publish_entry(candidates, tags=dict(tag_items))
 
     def get_experiment(self, experiment_id) -> entities.Experiment:
         exp = self._read_experiment(self._find_experiment_dir(experiment_id))
@@ -525,13 +560,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
         tag_map = {validation.validate_key(t.key, "tag key"): t.value for t in tags}
         tag_map[RUN_NAME_TAG] = run_name
         run_id = uuid.uuid4().hex
-        exp_dir = os.path.join(self.root, experiment_id)
-        run_dir = os.path.join(exp_dir, run_id)
-        os.mkdir(run_dir)
-        for sub in (METRICS, PARAMS, ARTIFACTS, TAGS):
-            os.mkdir(os.path.join(run_dir, sub))
-        for key, value in tag_map.items():
-            self._replace(os.path.join(run_dir, TAGS, key), value, tmp_dir=run_dir)
+        run_dir = os.path.join(self.root, experiment_id, run_id)
         start_time = int(start_time)
         info = entities.RunInfo(
             run_id=run_id,
@@ -557,8 +586,11 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
             "user_id": info.user_id,
             **_LEGACY_RUN_FIELDS,
         }
-        # meta.yaml last: until it exists, readers skip the directory.
-        self._replace(os.path.join(run_dir, META), dump_yaml(meta))
+        published = self._publish_entry(
+            [(run_id, run_dir, meta)], tags=tag_map, subdirs=(METRICS, PARAMS, ARTIFACTS, TAGS)
+        )
+        if published is None:  # a uuid4 clash: never in practice
+            raise AlreadyExists(f"Run '{run_id}' already exists; create the run again.")
         return entities.Run(info, entities.RunData(tags=dict(tag_map)))
 
     def _read_latest_metrics(self, run_dir: str, keys=None) -> dict[str, float]:

@@ -5,16 +5,21 @@
     <root>/models/<name>/aliases/<alias>    the version number as text
     <root>/models/<name>/version-<N>/meta.yaml, tags/<key>
 
-Version numbers come from an exclusive `mkdir` of `version-N`, starting at
-one above the highest existing directory (soft-deleted ones included): a
-number is taken by exactly one caller, in any process, and never reused.
-A version directory without meta.yaml is still being created and is skipped.
+A registered model and a version are built complete (meta.yaml, tags) in the
+store's staging area and renamed into place (FileBackend._publish_entry), so
+a process killed half-way leaves no half entry in models/. Version numbers
+come from that rename: it refuses an existing `version-N`, so starting at one
+above the highest existing directory (soft-deleted ones included) and
+counting up, a number is taken by exactly one caller, in any process, and
+never reused. A directory without meta.yaml (left by an older version) is
+skipped by the readers; `mlcadence store check --repair` moves it away.
 Read-modify-writes of several files (stage transitions with archiving, the
 registered model's meta) hold the model's file lock.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import uuid
@@ -51,6 +56,7 @@ class FileRegistryMixin:
     root: str
     models_dir: str
     _replace: Callable[..., None]
+    _publish_entry: Callable[..., str | None]
 
     # ----------------------------------------------------------------- paths
     def _model_dir(self, name: str, must_exist: bool = True) -> str:
@@ -105,15 +111,6 @@ class FileRegistryMixin:
         tags = {validation.validate_key(k, "tag key"): v for k, v in (tags or {}).items()}
         model_dir = self._model_dir(name, must_exist=False)
         os.makedirs(self.models_dir, exist_ok=True)
-        try:
-            os.mkdir(model_dir)
-        except FileExistsError:
-            raise AlreadyExists(
-                f"Registered Model (name={name}) already exists. "
-                "Use another name or add a version to it."
-            ) from None
-        for key, value in tags.items():
-            self._replace(os.path.join(model_dir, "tags", key), value, tmp_dir=model_dir)
         ts = now_ms()
         meta = {
             "creation_timestamp": ts,
@@ -123,9 +120,13 @@ class FileRegistryMixin:
             "last_updated_timestamp": ts,
             "name": name,
             "workspace": "default",
+            "aliases": {},  # MLflow's copy of aliases/ (see _write_model_meta)
         }
-        with self._model_lock(model_dir):
-            self._write_model_meta(model_dir, meta)
+        if self._publish_entry([(name, model_dir, meta)], tags=tags) is None:
+            raise AlreadyExists(
+                f"Registered Model (name={name}) already exists. "
+                "Use another name or add a version to it."
+            )
         return self.get_registered_model(name)
 
     def _registered_model(self, model_dir: str, meta: dict) -> RegisteredModel:
@@ -309,30 +310,24 @@ class FileRegistryMixin:
                 self.create_registered_model(name)
             except AlreadyExists:
                 pass  # another caller created it a moment ago
-        number = max(_version_numbers(model_dir), default=0) + 1
-        while True:
-            try:
-                os.mkdir(self._version_dir(model_dir, number))
-                break
-            except FileExistsError:
-                number += 1
-        version_dir = self._version_dir(model_dir, number)
-        for key, value in tags.items():
-            self._replace(os.path.join(version_dir, "tags", key), value, tmp_dir=version_dir)
+        storage_location = self._storage_location(source)
         ts = now_ms()
-        mv = ModelVersion(
-            name=name,
-            version=number,
-            creation_timestamp=ts,
-            last_updated_timestamp=ts,
-            source=source,
-            run_id=run_id,
-            description=description,
-        )
-        self._replace(
-            os.path.join(version_dir, "meta.yaml"),
-            dump_yaml(self._version_meta(mv, self._storage_location(source))),
-        )
+
+        def candidate(number: int) -> tuple[str, str, dict]:
+            mv = ModelVersion(
+                name=name,
+                version=number,
+                creation_timestamp=ts,
+                last_updated_timestamp=ts,
+                source=source,
+                run_id=run_id,
+                description=description,
+            )
+            meta = self._version_meta(mv, storage_location)
+            return number, self._version_dir(model_dir, number), meta
+
+        first = max(_version_numbers(model_dir), default=0) + 1
+        number = self._publish_entry(map(candidate, itertools.count(first)), tags=tags)
         self._touch_model(model_dir)
         return self._read_version(model_dir, number)
 

@@ -1,8 +1,11 @@
 """`save_model` and `log_model`.
 
-A model is assembled in a temporary sibling directory and renamed into place
-as the last step, so a save that crashes part-way leaves nothing at `path`
-that reads as a model. The manifest of file digests is written just before
+A model is assembled in a temporary directory and renamed into place as the
+last step, so a save that crashes part-way leaves nothing at `path` that
+reads as a model. The temporary directory is a hidden sibling of `path`, or,
+for `log_model`, sits in the run's directory next to its artifact root:
+MLflow lists every name inside the artifact root, hidden ones included, so
+an abandoned save there would show up as an artifact. The manifest of file digests is written just before
 the rename, after every other file.
 """
 
@@ -36,8 +39,8 @@ from mlcadence.tracking.models.signature import (
 
 _log = logging.getLogger(__name__)
 
-# Temporary names carry the artifact store's prefix, so artifact listings
-# skip a save in progress.
+# Temporary names carry the artifact store's prefix, so our artifact listings
+# skip a save in progress (and `store check` finds an abandoned one).
 TMP_PREFIX = ".mlc-tmp-"
 LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"
 
@@ -111,9 +114,11 @@ def save_model(
     skops_trusted_types: list[str] | None = None,
     run_id: str | None = None,
     artifact_path: str | None = None,
+    staging_dir=None,
 ) -> dict:
     """Write `sk_model` to directory `path` in MLflow's MLmodel format.
-    Returns the MLmodel document."""
+    Returns the MLmodel document. The model is built in a temporary directory
+    in `staging_dir` (default: next to `path`; same file system as `path`)."""
     fmt = get_format(serialization_format)
     if not callable(getattr(sk_model, predict_fn, None)):
         raise InvalidInput(
@@ -129,7 +134,9 @@ def save_model(
     requirements = resolve_requirements(fmt.distribution, pip_requirements, extra_pip_requirements)
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{path.name}-", dir=path.parent))
+    staging = Path(staging_dir) if staging_dir is not None else path.parent
+    staging.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{path.name}-", dir=staging))
     try:
         fmt.dump(sk_model, tmp / fmt.filename, skops_trusted_types)
         if example is not None:
@@ -227,6 +234,7 @@ def log_model(
         signature=signature,
         run_id=run_id,
         artifact_path=artifact_path,
+        staging_dir=client.artifact_path(run_id).parent,  # outside what MLflow lists
         **save_kwargs,
     )
     _append_history(client, run_id, doc, artifact_path)
