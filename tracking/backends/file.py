@@ -650,9 +650,12 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
     # ---------------------------------------------------------------- logging
     def _write_param(self, run_dir: str, run_id: str, key: str, value: str) -> None:
         path = os.path.join(run_dir, PARAMS, key)
-        if self._create_once(path, value, tmp_dir=run_dir):
-            return
-        old = read_text(path)
+        try:
+            if self._create_once(path, value, tmp_dir=run_dir):
+                return
+            old = read_text(path)
+        except (NotADirectoryError, IsADirectoryError):
+            raise _key_clash("param", key) from None
         if old != value:
             raise _param_changed(key, old, value, run_id)
 
@@ -660,7 +663,10 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
         if key == RUN_NAME_TAG:  # the name lives in meta.yaml too
             self._rewrite_run_meta(run_dir, run_name=value)
         else:
-            self._replace(os.path.join(run_dir, TAGS, key), value, tmp_dir=run_dir)
+            try:
+                self._replace(os.path.join(run_dir, TAGS, key), value, tmp_dir=run_dir)
+            except (NotADirectoryError, IsADirectoryError):
+                raise _key_clash("tag", key) from None
 
     def log_batch(self, run_id, metrics=(), params=(), tags=()) -> None:
         for what, items in (("metric key", metrics), ("param key", params), ("tag key", tags)):
@@ -678,7 +684,12 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
         for m in metrics:
             lines.setdefault(m.key, []).append(metric_line(m))
         for key, key_lines in lines.items():
-            append_bytes(os.path.join(run_dir, METRICS, key), "".join(key_lines).encode("utf-8"))
+            try:
+                append_bytes(
+                    os.path.join(run_dir, METRICS, key), "".join(key_lines).encode("utf-8")
+                )
+            except (NotADirectoryError, IsADirectoryError):
+                raise _key_clash("metric", key) from None
         for tag in tags:
             self._write_tag(run_dir, tag.key, tag.value)
 
@@ -687,7 +698,10 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
             validation.validate_key(metric.key, "metric key")  # a file name: see base.py
             self._valid_metric_keys.add(metric.key)
         run_dir = self._active_run_dir(run_id)
-        append_bytes(os.path.join(run_dir, METRICS, metric.key), metric_line(metric).encode())
+        try:
+            append_bytes(os.path.join(run_dir, METRICS, metric.key), metric_line(metric).encode())
+        except (NotADirectoryError, IsADirectoryError):
+            raise _key_clash("metric", metric.key) from None
 
     def log_param(self, run_id, param: entities.Param) -> None:
         validation.validate_key(param.key, "param key")  # a file name: see base.py
@@ -779,3 +793,13 @@ def _move_dir(source: str, target: str, refusal: str) -> None:
     if os.path.exists(target):
         raise InvalidState(refusal)
     os.rename(source, target)
+
+
+def _key_clash(what: str, key: str) -> InvalidInput:
+    # The file store keeps each key as a file and each '/' as a folder, so
+    # 'q' and 'q/sub' cannot both exist (SQL stores would take both).
+    return InvalidInput(
+        f"The {what} key '{key}' clashes with another {what} key of this run: in the file store "
+        f"a key is a file and each '/' a folder, so 'q' and 'q/sub' cannot both exist. "
+        f"Rename one of them (e.g. 'q/value' and 'q/sub')."
+    )
