@@ -46,6 +46,18 @@ def _values(client, exp_id, filter_string):
             "at most 10000 values",
         ),
     ],
+    ids=[
+        "metric-1e400",
+        "metric-minus-1e400",
+        "start_time-1e30",
+        "end_time-20-digits",
+        "1200-clauses",
+        "70-order-keys",
+        "nul-in-backticked-key",
+        "nul-in-quoted-key",
+        "lone-surrogate",
+        "10001-in-values",
+    ],
 )
 def test_hostile_search_input_is_invalid_input_on_every_backend(
     client, exp_with_params, filter_string, order_by, expected
