@@ -146,3 +146,24 @@ def test_stored_values_with_nul_match_the_same_on_file_and_sqlite(client, filter
         run = client.create_run(exp_id)
         client.log_param(run.info.run_id, "p", value)
     assert _values(client, exp_id, filter_string) == expected
+
+
+@pytest.mark.parametrize(
+    "values, pattern, expected",
+    [
+        (["v1", "v10", "v2", "v0", "v1\x00z"], "v1%", ["v1", "v10", "v1\x00z"]),
+        (["a\ud7ffb", "a\ue000", "a"], "a\ud7ff%", ["a\ud7ffb"]),
+        (["\U0010ffffx", "y"], "\U0010ffff%", ["\U0010ffffx"]),
+        (["ab", "abc", "a"], "ab", ["ab"]),
+    ],
+    ids=["prefix", "before-surrogates", "last-code-point", "no-wildcard"],
+)
+@pytest.mark.parametrize("backend_uri", ["file", "sqlite"], indirect=True)
+def test_like_with_a_literal_prefix_matches_the_same_on_file_and_sqlite(
+    client, values, pattern, expected
+):
+    exp_id = client.create_experiment("prefix")
+    for value in values:
+        run = client.create_run(exp_id)
+        client.log_param(run.info.run_id, "p", value)
+    assert _values(client, exp_id, f"params.p LIKE '{pattern}'") == sorted(expected)

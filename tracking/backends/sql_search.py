@@ -110,7 +110,25 @@ def _sqlite_glob(column, pattern: str, ignore_case: bool) -> ColumnElement:
     if "\x00" in pattern:
         return and_(has_nul, by_python)  # a NUL in the pattern needs one in the value
     by_glob = column.op("GLOB")(_glob_pattern(pattern, ignore_case))
-    return case((has_nul, by_python), else_=by_glob)
+    matches = case((has_nul, by_python), else_=by_glob)
+    prefix = _literal_prefix(pattern)
+    if ignore_case or not prefix or prefix[-1] == chr(0x10FFFF):
+        return matches
+    # The CASE hides the pattern from SQLite's LIKE optimisation, so the range
+    # it would derive from the literal prefix is stated here: the (key, value)
+    # index then narrows the rows before any pattern is tried.
+    following = ord(prefix[-1]) + 1
+    if 0xD800 <= following <= 0xDFFF:
+        following = 0xE000  # surrogates are not text (and sort as UTF-8 would place them)
+    upper = prefix[:-1] + chr(following)
+    return and_(column >= prefix, column < upper, matches)
+
+
+def _literal_prefix(pattern: str) -> str:
+    for index, ch in enumerate(pattern):
+        if ch in "%_":
+            return pattern[:index]
+    return pattern
 
 
 def _sqlite_like(column, pattern: str) -> ColumnElement:
