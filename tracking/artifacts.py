@@ -12,6 +12,7 @@ import json
 import os
 import posixpath
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,7 +179,8 @@ def _require_file_path(artifact_file: str) -> str:
 
 
 def list_artifacts(artifact_uri: str, path: str | None = None) -> list[FileInfo]:
-    """Direct children of `path`, sorted by name; empty when `path` is absent."""
+    """Direct children of `path`, sorted by name; empty when `path` is absent.
+    Symbolic links and special files are not listed (see download_artifacts)."""
     root = artifact_root(artifact_uri)
     rel = _check_relative(path)
     target = resolve(root, rel)
@@ -188,13 +190,14 @@ def list_artifacts(artifact_uri: str, path: str | None = None) -> list[FileInfo]
         return []
     infos = []
     for entry in sorted(os.scandir(target), key=lambda e: e.name):
-        if entry.name.startswith(TMP_PREFIX):
+        # Links are left out, as download_artifacts leaves them out.
+        if entry.name.startswith(TMP_PREFIX) or entry.is_symlink():
             continue
         child = posixpath.join(rel, entry.name) if rel else entry.name
-        if entry.is_dir():
+        if entry.is_dir(follow_symlinks=False):
             infos.append(FileInfo(child, True, None))
-        else:
-            infos.append(FileInfo(child, False, entry.stat().st_size))
+        elif entry.is_file(follow_symlinks=False):
+            infos.append(FileInfo(child, False, entry.stat(follow_symlinks=False).st_size))
     return infos
 
 
@@ -203,7 +206,15 @@ def download_artifacts(
 ) -> Path:
     """Copy `path` (file or directory) out of the store into `dst_path` (a new
     temporary directory when None) and return the local copy's path. A copy
-    keeps callers from modifying the store by accident."""
+    keeps callers from modifying the store by accident.
+
+    A directory is copied without following any symbolic link inside it: links
+    (to files or directories, inside the store or out of it) and anything that
+    is not a regular file or directory (FIFOs, sockets, devices) are skipped.
+    The store never writes a link itself (logging copies content), so one found
+    there was planted and may lead anywhere. `path` itself may be a link only
+    when it resolves inside the run's artifact directory (as for every path).
+    """
     root = artifact_root(artifact_uri)
     rel = _check_relative(path)
     source = resolve(root, rel)
@@ -219,9 +230,49 @@ def download_artifacts(
     # The whole tree lands in dst itself, a single entry under its own name.
     out = dst / posixpath.basename(rel) if rel else dst
     if source.is_dir():
-        shutil.copytree(
-            source, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns(TMP_PREFIX + "*")
-        )
+        directory = os.open(source, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            _copy_tree_without_links(directory, out)
+        finally:
+            os.close(directory)
     else:
         shutil.copy2(source, out)
     return out
+
+
+_NO_FOLLOW = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+
+
+def _copy_tree_without_links(directory: int, out: Path) -> None:
+    """Copy the tree open as `directory` into `out`. Every entry is opened
+    relative to its parent's descriptor with O_NOFOLLOW, so a link swapped in
+    while copying is refused by the kernel rather than followed."""
+    out.mkdir(parents=True, exist_ok=True)
+    with os.scandir(directory) as entries:
+        children = sorted((e.name, e.is_dir(follow_symlinks=False)) for e in entries)
+    for name, is_dir in children:
+        if name.startswith(TMP_PREFIX):
+            continue
+        flags = _NO_FOLLOW | (os.O_DIRECTORY if is_dir else os.O_NONBLOCK)
+        try:
+            child = os.open(name, flags, dir_fd=directory)
+        except OSError:
+            continue  # a link (ELOOP/ENOTDIR), or gone since listing
+        try:
+            kind = stat.S_IFMT(os.fstat(child).st_mode)
+            if kind == stat.S_IFDIR:
+                _copy_tree_without_links(child, out / name)
+            elif kind == stat.S_IFREG:
+                _copy_open_file(child, out / name)
+        finally:
+            os.close(child)
+
+
+def _copy_open_file(fd: int, dest: Path) -> None:
+    os.set_blocking(fd, True)
+    with os.fdopen(os.dup(fd), "rb") as source:
+        _atomic_write(dest, lambda fh: shutil.copyfileobj(source, fh, length=1 << 20))
+    try:
+        os.chmod(dest, stat.S_IMODE(os.fstat(fd).st_mode))
+    except OSError:
+        pass  # permissions are a nicety; the content is what matters

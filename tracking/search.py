@@ -26,6 +26,14 @@ never matches (not even `!=`), except IS NULL. LIKE is case-sensitive with
 `%` (any run of characters) and `_` (one character) as the only wildcards and
 no escape character; ILIKE is the same, ignoring case. `attributes.status` is
 compared against the status name ('FINISHED').
+
+Limits, checked here so every backend refuses the same inputs with the same
+`InvalidInput` (rather than an OverflowError, a RecursionError or a database
+error): at most MAX_CLAUSES clauses, MAX_IN_VALUES values across all IN lists
+and MAX_ORDER_KEYS order-by keys; numbers within a 64-bit double (metrics) or
+a 64-bit integer (times); no NUL character in a key (no key can hold one) and
+no text that cannot be encoded as UTF-8. String values may hold any other
+character, NUL included.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ import functools
 import math
 import operator
 import re
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -41,6 +50,15 @@ from mlcadence.tracking.entities import Run
 from mlcadence.tracking.errors import InvalidInput
 
 METRIC, PARAM, TAG, ATTRIBUTE = "metric", "param", "tag", "attribute"
+
+# SQLite parses ANDed clauses as one nested expression (depth limit 1000) and
+# joins at most 64 tables (one per metric/param/tag order key); both limits
+# stay well clear of that, and far above any hand-written search.
+MAX_CLAUSES = 100
+MAX_IN_VALUES = 10_000  # one bound parameter each; SQLite allows 32766
+MAX_ORDER_KEYS = 20
+# Start and end times are stored as signed 64-bit integers.
+MIN_TIME, MAX_TIME = -(2**63), 2**63 - 1
 
 # Every spelling of a prefix MLflow accepts -> our kind.
 PREFIXES: dict[str, str] = {
@@ -119,9 +137,13 @@ _BARE_ATTR = re.compile(r"\w+")
 _SYMBOL_OP = re.compile(r"<=|>=|!=|<>|==|=|<|>")
 _WORD_OP = re.compile(r"(NOT\s+IN|IN|I?LIKE|IS\s+NOT\s+NULL|IS\s+NULL)(?![\w])", re.IGNORECASE)
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w.])")
+_INTEGER = re.compile(r"[-+]?\d+")
 _AND = re.compile(r"AND(?![\w])", re.IGNORECASE)
 _OR = re.compile(r"OR(?![\w])", re.IGNORECASE)
 _DIRECTION = re.compile(r"(ASC|DESC)(?![\w])", re.IGNORECASE)
+
+
+_SHOWN = 200  # characters of the input an error message repeats
 
 
 class _Scanner:
@@ -132,10 +154,21 @@ class _Scanner:
         self.pos = 0
         self.what = what
         self.example = example
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            # Lone surrogates (e.g. from JSON "\ud800") cannot reach any database.
+            raise self.fail(
+                f"the character at position {exc.start} is not valid Unicode text "
+                "(a lone surrogate); remove it"
+            ) from None
 
     def fail(self, message: str, example: str | None = None) -> InvalidInput:
+        shown = self.text if len(self.text) <= _SHOWN else self.text[:_SHOWN] + "..."
+        # Escaped so the message itself prints and logs anywhere.
+        shown = shown.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
         return InvalidInput(
-            f"Invalid {self.what} '{self.text}': {message}, e.g. {example or self.example}"
+            f"Invalid {self.what} '{shown}': {message}, e.g. {example or self.example}"
         )
 
     def skip_ws(self) -> None:
@@ -199,6 +232,9 @@ class _Scanner:
         if not key:
             self.pos = start
             raise self.fail(f"expected a key such as metrics.<name> {self.where()}")
+        if "\x00" in key:
+            # No stored key can hold NUL, and a file store would hand it to open().
+            raise self.fail(f"the key {key!r} contains a NUL character; remove it")
         if kind == ATTRIBUTE:
             key = ATTRIBUTE_ALIASES.get(key, key)
             if key not in ATTRIBUTES:
@@ -262,15 +298,40 @@ def _parse_value(sc: _Scanner, lhs: str, op: str):
     number = sc.match(_NUMBER)
     if number:
         if lhs == METRIC:
-            return float(number.group(0))
+            return _metric_number(sc, number.group(0))
         if lhs == "numeric_attribute":
-            return int(float(number.group(0)))
+            return _time_number(sc, number.group(0))
         raise sc.fail(
             f"expected a quoted string, not the number {number.group(0)} "
             "(params, tags and string attributes are compared as text)",
             example,
         )
     raise sc.fail(f"expected a value {sc.where()}", example)
+
+
+def _metric_number(sc: _Scanner, text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise sc.fail(
+            f"the number {text} is out of range; metrics compare against 64-bit doubles, "
+            f"at most {sys.float_info.max:g} in magnitude",
+            _EXAMPLES[METRIC],
+        )
+    return value
+
+
+def _time_number(sc: _Scanner, text: str) -> int:
+    # Integers are read exactly: as a float, 2**63 - 1 would round up out of range.
+    # (Longer digit strings go through float, which int() would refuse past 4300.)
+    exact = _INTEGER.fullmatch(text) and len(text) <= 21
+    value = int(text) if exact else float(text)
+    if math.isinf(value) or not MIN_TIME <= value <= MAX_TIME:
+        raise sc.fail(
+            f"the number {text} is out of range; times are epoch milliseconds "
+            f"between {MIN_TIME} and {MAX_TIME}",
+            _EXAMPLES["numeric_attribute"],
+        )
+    return int(value)
 
 
 def _parse_clause(sc: _Scanner) -> Clause:
@@ -294,8 +355,19 @@ def _parse_clause(sc: _Scanner) -> Clause:
 def _parse_filter_cached(text: str) -> tuple[Clause, ...]:
     sc = _Scanner(text, "filter", "metrics.acc > 0.9 AND params.model = 'rf'")
     clauses: list[Clause] = []
+    in_values = 0
     while not sc.at_end():
-        clauses.append(_parse_clause(sc))
+        if len(clauses) == MAX_CLAUSES:
+            raise sc.fail(f"a filter may have at most {MAX_CLAUSES} clauses; narrow it")
+        clause = _parse_clause(sc)
+        if isinstance(clause.value, tuple):
+            in_values += len(clause.value)
+            if in_values > MAX_IN_VALUES:
+                raise sc.fail(
+                    f"IN lists may hold at most {MAX_IN_VALUES} values in all; "
+                    "split the search into several"
+                )
+        clauses.append(clause)
         if sc.at_end():
             break
         if sc.match(_OR):
@@ -322,8 +394,12 @@ def parse_order_by(order_by: Sequence[str] | str | None) -> list[OrderKey]:
     """["metrics.acc DESC", "start_time"] -> OrderKeys (ascending by default)."""
     if not order_by:
         return []
-    if isinstance(order_by, str):
-        order_by = [order_by]
+    order_by = [order_by] if isinstance(order_by, str) else list(order_by)
+    if len(order_by) > MAX_ORDER_KEYS:
+        raise InvalidInput(
+            f"Invalid order_by: {len(order_by)} keys given, at most {MAX_ORDER_KEYS} are "
+            "allowed; order by fewer keys, e.g. ['metrics.acc DESC']"
+        )
     keys: list[OrderKey] = []
     for text in order_by:
         if not isinstance(text, str) or not text.strip():
@@ -342,12 +418,45 @@ def parse_order_by(order_by: Sequence[str] | str | None) -> list[OrderKey]:
 
 # --------------------------------------------------------------------------
 # evaluation
+@functools.cache
+def _same_letter_table() -> dict[str, str]:
+    """{lower case letter: every character whose lower case it is}, built once.
+    Cased letters all lie below U+20000."""
+    table: dict[str, str] = {}
+    for code in range(0x20000):
+        ch = chr(code)
+        lower = ch.lower()
+        if len(lower) == 1 and lower != ch:
+            table[lower] = table.get(lower, lower) + ch
+    return table
+
+
+def same_letter(ch: str) -> str:
+    """Every character ILIKE treats as `ch`: those with the same one-character
+    lower case (as PostgreSQL's ILIKE, which lowers both sides), for any
+    script, so 'ä' matches 'Ä'. The in-memory reference and SQLite both build
+    their ILIKE from this one table."""
+    lower = ch.lower()
+    if len(lower) != 1:
+        return ch
+    return _same_letter_table().get(lower, ch)
+
+
 @functools.lru_cache(maxsize=512)
 def like_regex(pattern: str, ignore_case: bool = False) -> re.Pattern:
     """A SQL LIKE pattern as an anchored regex (`%` any run, `_` one char)."""
-    parts = [".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern]
-    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
-    return re.compile("".join(parts) + r"\Z", flags)
+    parts = []
+    for ch in pattern:
+        variants = same_letter(ch) if ignore_case else ch
+        if ch == "%":
+            parts.append(".*")
+        elif ch == "_":
+            parts.append(".")
+        elif len(variants) > 1:
+            parts.append("[" + "".join(map(re.escape, variants)) + "]")
+        else:
+            parts.append(re.escape(ch))
+    return re.compile("".join(parts) + r"\Z", re.DOTALL)
 
 
 _COMPARE = {

@@ -167,3 +167,64 @@ def test_fluent_and_client_artifacts(fresh_fluent, src):
     with pytest.raises(InvalidInput):
         client.artifact_path(run.info.run_id, "../meta.yaml")
     assert not list(local.parent.parent.rglob("evil.txt"))
+
+
+@pytest.fixture
+def planted_links(store, tmp_path):
+    """A run directory holding real artifacts plus links planted by hand: to a
+    file and a directory outside the store, to a file inside, and a loop."""
+    root, uri = store
+    (root / "d").mkdir()
+    (root / "d" / "real.txt").write_text("real")
+    (root / "top.txt").write_text("top")
+    secret_dir = tmp_path / "secret"
+    secret_dir.mkdir()
+    (secret_dir / "key.pem").write_text("SECRET")
+    (tmp_path / "passwd").write_text("SECRET")
+    os.symlink(tmp_path / "passwd", root / "d" / "file_out")
+    os.symlink(secret_dir, root / "d" / "dir_out")
+    os.symlink(root / "top.txt", root / "d" / "file_in")
+    os.symlink(root, root / "d" / "loop")
+    return root, uri
+
+
+def _tree(path):
+    return sorted(
+        (p.relative_to(path).as_posix(), p.read_text() if p.is_file() else None)
+        for p in path.rglob("*")
+    )
+
+
+def test_download_directory_skips_links_so_nothing_outside_lands_in_dst(planted_links, tmp_path):
+    _root, uri = planted_links
+    dst = tmp_path / "dst"
+    artifacts.download_artifacts(uri, dst_path=dst)
+    assert _tree(dst) == [("d", None), ("d/real.txt", "real"), ("top.txt", "top")]
+    assert not any(p.is_symlink() for p in dst.rglob("*"))
+
+
+def test_download_subdirectory_skips_links_too(planted_links, tmp_path):
+    _root, uri = planted_links
+    out = artifacts.download_artifacts(uri, "d", tmp_path / "dst")
+    assert _tree(out) == [("real.txt", "real")]
+
+
+def test_download_of_a_link_out_of_the_store_is_refused(planted_links, tmp_path):
+    _root, uri = planted_links
+    for path in ("d/file_out", "d/dir_out", "d/dir_out/key.pem"):
+        with pytest.raises(InvalidInput, match="outside the run's artifact directory"):
+            artifacts.download_artifacts(uri, path, tmp_path / "dst")
+    assert not (tmp_path / "dst").exists() or _tree(tmp_path / "dst") == []
+
+
+def test_download_skips_fifos_instead_of_blocking(store, tmp_path):
+    root, uri = store
+    (root / "f.txt").write_text("f")
+    os.mkfifo(root / "pipe")
+    out = artifacts.download_artifacts(uri, dst_path=tmp_path / "dst")
+    assert _tree(out) == [("f.txt", "f")]
+
+
+def test_list_artifacts_leaves_out_planted_links(planted_links):
+    _root, uri = planted_links
+    assert [i.path for i in artifacts.list_artifacts(uri, "d")] == ["d/real.txt"]

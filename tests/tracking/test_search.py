@@ -243,3 +243,31 @@ def test_multi_key_order():
     assert [r.run_id for r in sort_runs(runs, keys)] == ["c", "b", "a"]
     keys = parse_order_by(["attributes.status", "attributes.start_time ASC"])
     assert [r.run_id for r in sort_runs(runs, keys)] == ["a", "b", "c"]
+
+
+# -- limits and non-ASCII case (issue 9) ----------------------------------------
+def test_same_letter_groups_every_case_of_a_letter_in_any_script():
+    from mlcadence.tracking.search import same_letter
+
+    assert sorted(same_letter("ä")) == sorted("äÄ")
+    assert sorted(same_letter("Σ")) == sorted("σΣ")
+    assert "\u212a" in same_letter("k")  # KELVIN SIGN lowers to k, as in PostgreSQL
+    assert same_letter("%") == "%"
+
+
+def test_ilike_in_memory_folds_non_ascii_and_keeps_nul():
+    run = make_run("r1", params={"p": "Ärger\x00x"})
+    assert run_matches(run, parse_filter("params.p ILIKE 'är%'"))
+    assert run_matches(run, parse_filter("params.p ILIKE '%\x00X'"))
+    assert not run_matches(run, parse_filter("params.p LIKE 'är%'"))
+
+
+def test_limits_are_inclusive():
+    from mlcadence.tracking.search import MAX_CLAUSES, MAX_ORDER_KEYS, MAX_TIME
+
+    assert len(parse_filter(" AND ".join(["metrics.m > 1"] * MAX_CLAUSES))) == MAX_CLAUSES
+    assert len(parse_order_by(["metrics.m"] * MAX_ORDER_KEYS)) == MAX_ORDER_KEYS
+    assert parse_filter(f"start_time <= {MAX_TIME}")[0].value == MAX_TIME
+    assert parse_filter("metrics.m < 1.7e308")[0].value == 1.7e308
+    with pytest.raises(InvalidInput, match="at most 20"):
+        parse_order_by(iter(["metrics.m"] * (MAX_ORDER_KEYS + 1)))

@@ -15,12 +15,36 @@ case-sensitive with `%`/`_` as the only wildcards and no escape character.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Sequence
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, not_, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Select,
+    and_,
+    case,
+    event,
+    exists,
+    false,
+    func,
+    not_,
+    or_,
+    select,
+)
 
 from mlcadence.tracking.backends import sql_schema as s
-from mlcadence.tracking.search import ATTRIBUTE, DEFAULT_ORDER, METRIC, PARAM, TAG, Clause, OrderKey
+from mlcadence.tracking.search import (
+    ATTRIBUTE,
+    DEFAULT_ORDER,
+    METRIC,
+    PARAM,
+    TAG,
+    Clause,
+    OrderKey,
+    like_regex,
+    same_letter,
+)
 
 ATTRIBUTE_COLUMNS = {
     "run_id": s.runs.c.run_id,
@@ -35,20 +59,84 @@ ATTRIBUTE_COLUMNS = {
 KEYED_TABLES = {METRIC: s.latest_metrics, PARAM: s.params, TAG: s.tags}
 
 
-# -- LIKE without an escape character, case-sensitive, on every dialect -----------
-def _glob_pattern(pattern: str) -> str:
-    # SQLite's LIKE ignores ASCII case; GLOB does not, and has no escape
-    # character either, so metacharacters are bracketed.
-    table = {"%": "*", "_": "?", "*": "[*]", "?": "[?]", "[": "[[]"}
-    return "".join(table.get(ch, ch) for ch in pattern)
+# -- LIKE without an escape character, on every dialect ----------------------------
+_GLOB_LITERAL = {"*": "[*]", "?": "[?]", "[": "[[]"}
+
+
+def _glob_pattern(pattern: str, ignore_case: bool) -> str:
+    # SQLite's LIKE folds ASCII case only; GLOB is case-sensitive and has no
+    # escape character either, so metacharacters are bracketed and, for
+    # ILIKE, each letter becomes the class of its case variants ([äÄ]), the
+    # same table the in-memory reference uses.
+    out = []
+    for ch in pattern:
+        variants = same_letter(ch) if ignore_case else ch
+        if ch == "%":
+            out.append("*")
+        elif ch == "_":
+            out.append("?")
+        elif len(variants) > 1:
+            out.append(f"[{variants}]")
+        else:
+            out.append(_GLOB_LITERAL.get(ch, ch))
+    return "".join(out)
+
+
+# GLOB (like every SQLite string function but instr and =) stops reading text
+# at a NUL. The rare value holding one is matched by the in-memory reference
+# instead, registered on each SQLite connection; every other row stays in C.
+SQLITE_LIKE_FUNCTION = "mlc_like"
+
+
+def _python_like(value: str | None, pattern: str, ignore_case: int) -> int | None:
+    if value is None:
+        return None
+    return like_regex(pattern, bool(ignore_case)).match(value) is not None
+
+
+def register_sqlite_functions(dbapi_connection) -> None:
+    dbapi_connection.create_function(SQLITE_LIKE_FUNCTION, 3, _python_like, deterministic=True)
+
+
+@event.listens_for(Engine, "connect")
+def _on_connect(dbapi_connection, _record) -> None:
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        register_sqlite_functions(dbapi_connection)
+
+
+def _sqlite_glob(column, pattern: str, ignore_case: bool) -> ColumnElement:
+    has_nul = func.instr(column, func.char(0)) > 0
+    by_python = getattr(func, SQLITE_LIKE_FUNCTION)(column, pattern, int(ignore_case)) == 1
+    if "\x00" in pattern:
+        return and_(has_nul, by_python)  # a NUL in the pattern needs one in the value
+    by_glob = column.op("GLOB")(_glob_pattern(pattern, ignore_case))
+    matches = case((has_nul, by_python), else_=by_glob)
+    prefix = _literal_prefix(pattern)
+    if ignore_case or not prefix or prefix[-1] == chr(0x10FFFF):
+        return matches
+    # The CASE hides the pattern from SQLite's LIKE optimisation, so the range
+    # it would derive from the literal prefix is stated here: the (key, value)
+    # index then narrows the rows before any pattern is tried.
+    following = ord(prefix[-1]) + 1
+    if 0xD800 <= following <= 0xDFFF:
+        following = 0xE000  # surrogates are not text (and sort as UTF-8 would place them)
+    upper = prefix[:-1] + chr(following)
+    return and_(column >= prefix, column < upper, matches)
+
+
+def _literal_prefix(pattern: str) -> str:
+    for index, ch in enumerate(pattern):
+        if ch in "%_":
+            return pattern[:index]
+    return pattern
 
 
 def _sqlite_like(column, pattern: str) -> ColumnElement:
-    return column.op("GLOB")(_glob_pattern(pattern))
+    return _sqlite_glob(column, pattern, ignore_case=False)
 
 
 def _sqlite_ilike(column, pattern: str) -> ColumnElement:
-    return func.lower(column).like(func.lower(pattern))
+    return _sqlite_glob(column, pattern, ignore_case=True)
 
 
 def _backslash_literal(pattern: str) -> str:
@@ -70,7 +158,32 @@ LIKE_BY_DIALECT: dict[str, dict[str, Callable]] = {
 }
 
 
+# -- text a dialect cannot store ---------------------------------------------------
+# PostgreSQL text cannot hold NUL (its driver refuses such a parameter), so no
+# stored value contains one: a comparison with such a value is decided here,
+# exactly as it would come out, instead of being sent.
+def _storable_on_postgresql(text: str) -> bool:
+    return "\x00" not in text
+
+
+def _unstorable_comparison(column, op: str, value) -> ColumnElement | None:
+    """The condition for a comparison whose value no stored text can equal or
+    (as a pattern) match, or None when the value is storable."""
+    if op in ("IN", "NOT IN"):
+        return None  # the list is filtered instead
+    if not isinstance(value, str) or _storable_on_postgresql(value):
+        return None
+    # A NUL in a LIKE pattern must match a NUL in the value, so nothing matches.
+    return column.is_not(None) if op == "!=" else false()
+
+
 def _comparison(column, op: str, value, dialect: str) -> ColumnElement:
+    if dialect == "postgresql":
+        decided = _unstorable_comparison(column, op, value)
+        if decided is not None:
+            return decided
+        if op in ("IN", "NOT IN"):
+            value = [v for v in value if _storable_on_postgresql(v)]
     if op in ("LIKE", "ILIKE"):
         return LIKE_BY_DIALECT[dialect][op](column, value)
     if op == "IN":
