@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -77,23 +78,46 @@ def prefect_server():
                 os.environ["PREFECT_API_URL"] = old
 
 
+@contextmanager
 def _postgres_database():
-    """Create a throwaway database on the test server; yield its URL."""
+    """A throwaway database on the test server, as a URL; dropped afterwards."""
     import psycopg
 
     base = os.environ["MLCADENCE_TEST_POSTGRES_URL"]
     name = "mlc_" + uuid.uuid4().hex[:12]
     with psycopg.connect(base, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    prefix, _, _ = base.rpartition("/")
     try:
-        yield f"{prefix}/{name}"
+        yield f"{base.rpartition('/')[0]}/{name}"
     finally:
         from mlcadence.tracking.backends import clear_cache
 
         clear_cache()
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _drop_database(base, name)
+
+
+def _drop_database(base: str, name: str) -> None:
+    # WITH (FORCE) ends our own sessions, but a non-superuser may not end an
+    # autovacuum worker that a busy new database attracts: wait for it briefly.
+    import psycopg
+
+    for _ in range(80):
+        try:
+            with psycopg.connect(base, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except psycopg.errors.InsufficientPrivilege:
+            time.sleep(0.25)
+    raise RuntimeError(f"test database {name} could not be dropped (still in use)")
+
+
+@pytest.fixture
+def postgres_database():
+    """postgres_database() -> a context manager yielding the URL of a new,
+    empty database that is dropped on exit (skips without a test server)."""
+    if not os.environ.get("MLCADENCE_TEST_POSTGRES_URL"):
+        pytest.skip("MLCADENCE_TEST_POSTGRES_URL is not set")
+    return _postgres_database
 
 
 BACKEND_KINDS = ["file", "sqlite", "postgresql"]
@@ -111,7 +135,8 @@ def backend_uri(request, tmp_path):
     else:
         if not os.environ.get("MLCADENCE_TEST_POSTGRES_URL"):
             pytest.skip("MLCADENCE_TEST_POSTGRES_URL is not set")
-        yield from _postgres_database()
+        with _postgres_database() as url:
+            yield url
 
 
 @pytest.fixture

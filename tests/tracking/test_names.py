@@ -72,24 +72,11 @@ def test_plain_version_numbers_still_work(client):
 
 
 @pytest.mark.postgres
-def test_a_version_1_postgres_store_is_migrated_to_long_run_names(tmp_path):
+def test_a_version_1_postgres_store_is_migrated_to_long_run_names(postgres_database):
     """Schema 1 kept run names in VARCHAR(250); opening such a store widens it."""
-    import os
-
     from mlcadence.tracking.backends import build_backend
 
-    url = os.environ.get("MLCADENCE_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("MLCADENCE_TEST_POSTGRES_URL is not set")
-    import uuid
-
-    import psycopg
-
-    name = "mlc_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    store_url = f"{url.rpartition('/')[0]}/{name}"
-    try:
+    with postgres_database() as store_url:
         first = build_backend(store_url)
         with first._engine.begin() as conn:  # put the store back to schema 1
             conn.execute(text("ALTER TABLE runs ALTER COLUMN name TYPE VARCHAR(250)"))
@@ -98,9 +85,3 @@ def test_a_version_1_postgres_store_is_migrated_to_long_run_names(tmp_path):
         client = Client(store_url)
         run = client.create_run(client.create_experiment("old"), run_name="n" * 5000)
         assert client.get_run(run.info.run_id).info.run_name == "n" * 5000
-    finally:
-        from mlcadence.tracking.backends import clear_cache
-
-        clear_cache()
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import math
 import multiprocessing
-import os
 import random
 import sqlite3
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -30,32 +28,16 @@ from mlcadence.tracking.errors import InvalidInput, InvalidState, NotFound
 from mlcadence.tracking.search import filter_runs, parse_filter, parse_order_by, sort_runs
 
 T0 = 1_700_000_000_000
-PG_ENV = "MLCADENCE_TEST_POSTGRES_URL"
 
 
 # -- fixtures -----------------------------------------------------------------------------
-def _postgres_database():
-    import psycopg
-
-    base = os.environ[PG_ENV]
-    name = "mlc_sql_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{base.rpartition('/')[0]}/{name}"
-    finally:
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def sql_uri(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'store' / 'mlcadence.db'}"
     else:
-        if not os.environ.get(PG_ENV):
-            pytest.skip(f"{PG_ENV} is not set")
-        yield from _postgres_database()
+        with request.getfixturevalue("postgres_database")() as url:
+            yield url
 
 
 @pytest.fixture
