@@ -115,14 +115,22 @@ def _truncate(value: str, limit: int, what: str) -> str:
     return value[:limit]
 
 
+def _no_nul(text: str, what: str) -> str:
+    # PostgreSQL text cannot hold NUL, so no store may take it: one rule for all.
+    if "\x00" in text:
+        raise InvalidInput(f"{what} contains a NUL character, which no store keeps; remove it.")
+    return text
+
+
 def validate_param(key: str, value) -> tuple[str, str]:
     validate_key(key, "param key")
-    return key, _truncate(str(value), MAX_PARAM_VAL_LENGTH, f"Param value of '{key}'")
+    text = _no_nul(str(value), f"Param value of '{key}'")
+    return key, _truncate(text, MAX_PARAM_VAL_LENGTH, f"Param value of '{key}'")
 
 
 def validate_tag(key: str, value) -> tuple[str, str]:
     validate_key(key, "tag key")
-    text = "" if value is None else str(value)
+    text = _no_nul("" if value is None else str(value), f"Tag value of '{key}'")
     return key, _truncate(text, MAX_TAG_VAL_LENGTH, f"Tag value of '{key}'")
 
 
@@ -132,7 +140,7 @@ def validate_registry_tag(key: str, value) -> tuple[str, str]:
     validate_key(key, "tag key")
     if value is None:
         raise InvalidInput(f"Tag value cannot be None (tag '{key}'); pass a string.")
-    text = str(value)
+    text = _no_nul(str(value), f"Tag value of '{key}'")
     if len(text) > MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH:
         raise InvalidInput(
             f"Tag '{key}' value exceeds the maximum length of "
@@ -187,9 +195,7 @@ def validate_run_name(name: str | None) -> str | None:
             f"Run name exceeds the maximum length of {MAX_RUN_NAME_LENGTH} characters "
             f"({len(name)}); shorten it."
         )
-    if "\x00" in name:
-        raise InvalidInput("Invalid run name: it contains a NUL character; remove it.")
-    return name
+    return _no_nul(name, "Run name")
 
 
 def validate_model_name(name: str) -> str:

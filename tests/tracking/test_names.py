@@ -85,3 +85,18 @@ def test_a_version_1_postgres_store_is_migrated_to_long_run_names(postgres_datab
         client = Client(store_url)
         run = client.create_run(client.create_experiment("old"), run_name="n" * 5000)
         assert client.get_run(run.info.run_id).info.run_name == "n" * 5000
+
+
+@pytest.mark.parametrize(
+    "log",
+    [
+        lambda c, r: c.log_param(r, "p", "a\x00b"),
+        lambda c, r: c.set_tag(r, "t", "a\x00b"),
+        lambda c, r: c.update_run(r, name="a\x00b"),
+    ],
+    ids=["param", "tag", "run-name"],
+)
+def test_a_nul_in_a_value_is_refused_on_every_backend(client, run_id, log):
+    """PostgreSQL cannot hold NUL in text, so no store takes it (one rule for all)."""
+    with pytest.raises(InvalidInput, match="NUL"):
+        log(client, run_id)

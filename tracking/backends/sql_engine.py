@@ -27,6 +27,7 @@ from sqlalchemy.pool import StaticPool
 
 from mlcadence.tracking.backends import sql_schema as s
 from mlcadence.tracking.backends.base import Store
+from mlcadence.tracking.backends.sql_search import register_sqlite_functions
 from mlcadence.tracking.conventions import (
     DEFAULT_EXPERIMENT_ID,
     DEFAULT_EXPERIMENT_NAME,
@@ -79,6 +80,7 @@ class CompiledStatement:
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     # We issue BEGIN ourselves (see _sqlite_begin), so the driver must not.
     dbapi_conn.isolation_level = None
+    register_sqlite_functions(dbapi_conn)
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA busy_timeout = 60000")
     cursor.execute("PRAGMA journal_mode = WAL")

@@ -15,16 +15,13 @@ case-sensitive with `%`/`_` as the only wildcards and no escape character.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Sequence
 
 from sqlalchemy import (
     ColumnElement,
-    Engine,
     Select,
     and_,
     case,
-    event,
     exists,
     false,
     func,
@@ -95,13 +92,9 @@ def _python_like(value: str | None, pattern: str, ignore_case: int) -> int | Non
 
 
 def register_sqlite_functions(dbapi_connection) -> None:
+    """The SQL functions our queries call; `sql_engine` registers them on
+    each SQLite connection it opens."""
     dbapi_connection.create_function(SQLITE_LIKE_FUNCTION, 3, _python_like, deterministic=True)
-
-
-@event.listens_for(Engine, "connect")
-def _on_connect(dbapi_connection, _record) -> None:
-    if isinstance(dbapi_connection, sqlite3.Connection):
-        register_sqlite_functions(dbapi_connection)
 
 
 def _sqlite_glob(column, pattern: str, ignore_case: bool) -> ColumnElement:
