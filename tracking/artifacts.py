@@ -20,8 +20,10 @@ from urllib.parse import unquote, urlparse
 
 from mlcadence.tracking.errors import InvalidInput, NotFound
 
-# Temporary files carry this prefix; listings skip them.
-TMP_PREFIX = ".mlc-tmp-"
+# MLflow's local artifact repository writes in-flight files under this prefix
+# and leaves them out of its listings: so an upload in progress, or one a
+# crash cut short, is invisible to MLflow's readers as to ours.
+TMP_PREFIX = ".artifact.uploading."
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,19 @@ def resolve(root: Path, artifact_path: str | None) -> Path:
 
 
 def _atomic_write(dest: Path, write) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.is_dir():
+        raise InvalidInput(
+            f"Artifact path '{dest.name}' is a directory of artifacts; a file cannot replace it. "
+            "Give the file a path of its own (e.g. inside that directory)."
+        )
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise InvalidInput(
+            f"Artifact '{dest.name}' would go inside an existing artifact file on its path "
+            f"(…/{dest.parent.name}); a file cannot hold other artifacts. Choose another "
+            "directory name."
+        ) from None
     fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=dest.parent)
     try:
         with os.fdopen(fd, "wb") as fh:

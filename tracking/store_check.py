@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from mlcadence.tracking.artifacts import TMP_PREFIX as ARTIFACT_TMP_PREFIX
 from mlcadence.tracking.artifacts import artifact_root
 from mlcadence.tracking.backends.atomic import TMP_PREFIX, read_text
 from mlcadence.tracking.backends.file import (
@@ -261,7 +262,7 @@ def _walk_files(directory: str) -> Iterator[str]:
             yield os.path.join(current, name)
 
 
-def _walk_named(directory: str, prefix: str) -> Iterator[str]:
+def _walk_named(directory: str, prefix: str | tuple[str, ...]) -> Iterator[str]:
     """Paths under `directory` whose name starts with `prefix` (not descended)."""
     for current, dirs, files in os.walk(directory):
         for name in sorted(dirs + files):
@@ -355,7 +356,8 @@ def _artifact_orphans(run_store, store_root: str | None) -> list[Problem]:
     problems = []
     for root in _artifact_roots(run_store):
         staged = [e.path for e in _scandir(str(root.parent)) if e.name.startswith(MODEL_TMP_PREFIX)]
-        for path in [*_walk_named(str(root), MODEL_TMP_PREFIX), *staged]:
+        leftovers = _walk_named(str(root), (MODEL_TMP_PREFIX, ARTIFACT_TMP_PREFIX))
+        for path in [*leftovers, *staged]:
             base = store_root if _under(path, store_root) else str(root.parent)
             where = os.path.relpath(path, store_root) if base == store_root else path
             what = "orphan directory" if os.path.isdir(path) else "orphan file"
