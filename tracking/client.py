@@ -32,6 +32,7 @@ from mlcadence.tracking.conventions import (
 )
 from mlcadence.tracking.entities import STAGES
 from mlcadence.tracking.errors import InvalidInput, UnsupportedBackend
+from mlcadence.tracking.search import MAX_CLAUSES
 from mlcadence.tracking.tracking_uri import get_tracking_uri, normalize_uri
 from mlcadence.tracking.validation import (
     canonical_stage,
@@ -116,9 +117,17 @@ def _parse_simple_filter(
 ) -> list[tuple[str, str, str]]:
     if not filter_string or not filter_string.strip():
         return []
+    if "\x00" in filter_string:
+        raise InvalidInput("Invalid filter: it contains a NUL character; remove it.")
+    parts = re.split(r"\s+AND\s+", filter_string.strip(), flags=re.IGNORECASE)
+    if len(parts) > MAX_CLAUSES:
+        raise InvalidInput(
+            f"Invalid filter: {len(parts)} clauses; at most {MAX_CLAUSES} are allowed. "
+            "Narrow the search in steps."
+        )
     allowed = set(fields)
     clauses = []
-    for part in re.split(r"\s+AND\s+", filter_string.strip(), flags=re.IGNORECASE):
+    for part in parts:
         m = _SIMPLE_CLAUSE.fullmatch(part)
         if not m:
             raise InvalidInput(

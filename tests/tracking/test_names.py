@@ -100,3 +100,17 @@ def test_a_nul_in_a_value_is_refused_on_every_backend(client, run_id, log):
     """PostgreSQL cannot hold NUL in text, so no store takes it (one rule for all)."""
     with pytest.raises(InvalidInput, match="NUL"):
         log(client, run_id)
+
+
+@pytest.mark.parametrize(
+    "filter_string, message",
+    [("name = 'm\x00'", "NUL"), (" AND ".join(["name LIKE 'm%'"] * 101), "at most 100")],
+    ids=["nul", "101-clauses"],
+)
+def test_registry_searches_refuse_hostile_filters_with_invalid_input(
+    client, filter_string, message
+):
+    with pytest.raises(InvalidInput, match=message):
+        client.search_model_versions(filter_string)
+    with pytest.raises(InvalidInput, match=message):
+        client.search_registered_models(filter_string)
