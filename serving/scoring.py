@@ -21,14 +21,16 @@ from mlcadence.serving.batching import MicroBatcher
 from mlcadence.serving.convert import ModelInput, to_model_input
 from mlcadence.serving.errors import ModelFailed, NoModelLoaded, ServingError
 from mlcadence.serving.model import LoadedModel
-from mlcadence.serving.protocol import Payload
+from mlcadence.serving.protocol import BodyLimits, Payload
 from mlcadence.serving.reload import ModelHolder
 
 log = logging.getLogger("mlcadence.serving")
 
-# Bodies above this are parsed in a thread so one big request does not stall
-# every other connection's event loop.
-PARSE_IN_THREAD_BYTES = 256 * 1024
+# Media type -> largest body parsed on the event loop itself. JSON or CSV that
+# small parses faster than the hop to a worker thread; anything bigger, and
+# Parquet always (a few KiB can decompress to gigabytes), is parsed in a
+# thread so one request never stalls every other connection.
+INLINE_PARSE_BYTES: dict[str, int] = {"application/json": 16 * 1024, "text/csv": 16 * 1024}
 
 
 @dataclass(frozen=True)
@@ -40,9 +42,12 @@ class Scored:
     deprecated: bool
 
 
-def prepare(model: LoadedModel, body: bytes, media_type: str) -> tuple[Payload, ModelInput]:
-    """Parse a body and convert it to `model`'s input (checked against its signature)."""
-    payload = protocol.parse_body(body, media_type)
+def prepare(
+    model: LoadedModel, body: bytes, media_type: str, limits: BodyLimits | None = None
+) -> tuple[Payload, ModelInput]:
+    """Parse a body (within `limits`, if any) and convert it to `model`'s input
+    (checked against its signature)."""
+    payload = protocol.parse_body(body, media_type, limits)
     return payload, to_model_input(payload, model.schema, want_frame=model.wants_frame)
 
 
@@ -90,11 +95,15 @@ def warm_up(model: LoadedModel) -> None:
 
 
 class ScoringService:
-    """Scores request bodies with whatever model `holder` holds right now."""
+    """Scores request bodies, each within `limits` (None = unlimited), with
+    whatever model `holder` holds right now."""
 
-    def __init__(self, holder: ModelHolder, batcher: MicroBatcher):
+    def __init__(
+        self, holder: ModelHolder, batcher: MicroBatcher, limits: BodyLimits | None = None
+    ):
         self.holder = holder
         self.batcher = batcher
+        self.limits = limits
 
     def current_model(self) -> LoadedModel:
         model = self.holder.current
@@ -104,10 +113,12 @@ class ScoringService:
 
     async def score(self, body: bytes, media_type: str) -> Scored:
         model = self.current_model()  # read once: a hot swap never splits a request
-        if len(body) > PARSE_IN_THREAD_BYTES:
-            payload, model_input = await asyncio.to_thread(prepare, model, body, media_type)
+        if len(body) <= INLINE_PARSE_BYTES.get(media_type, -1):
+            payload, model_input = prepare(model, body, media_type, self.limits)
         else:
-            payload, model_input = prepare(model, body, media_type)
+            payload, model_input = await asyncio.to_thread(
+                prepare, model, body, media_type, self.limits
+            )
         try:
             predictions = await self.batcher.submit(model, model_input)
         except ServingError:
