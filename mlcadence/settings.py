@@ -95,8 +95,7 @@ class ServingSettings(BaseSettings):
     max_connections: int = Field(
         1000,
         ge=1,
-        description="Most open connections per server process; more are answered 503 and "
-        "closed.",
+        description="Most open connections per server process; more are answered 503 and closed.",
     )
     reload_interval: float = Field(
         10.0, ge=0, description="Seconds between registry polls when serving an alias; 0 = off."

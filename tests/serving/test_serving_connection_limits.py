@@ -90,7 +90,9 @@ def test_oversized_header_gets_431_without_growing_memory(server):
 
 def test_oversized_request_line_gets_431(server):
     with socket.create_connection(address(server), timeout=10) as sock:
-        sock.sendall(b"GET /ping?" + b"q" * (2 * MAX_HEADER_BYTES) + b" HTTP/1.1\r\nHost: t\r\n\r\n")
+        sock.sendall(
+            b"GET /ping?" + b"q" * (2 * MAX_HEADER_BYTES) + b" HTTP/1.1\r\nHost: t\r\n\r\n"
+        )
         received, _ = read_until_closed(sock, timeout=10)
     assert received.startswith(b"HTTP/1.1 431"), received[:200]
 
