@@ -10,7 +10,8 @@ normal traffic keeps the fast parser's speed:
 - a head over `max_header_bytes` is answered 431 and the connection closed,
   before more than one read chunk (at most 256 KiB) past the limit is held;
 - a head not complete `header_timeout` seconds after its first byte (or a new
-  connection that sends nothing for that long) is closed (slowloris);
+  connection that sends nothing for that long) is answered 408 (or, having
+  sent nothing, just closed), checked a few times per timeout (slowloris);
 - a connection beyond `max_connections` is answered 503 and closed at once.
 
 Answers are MLflow's error JSON, like every other error of the server.
@@ -19,9 +20,11 @@ Answers are MLflow's error JSON, like every other error of the server.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from dataclasses import dataclass
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.server import ServerState
 
 from mlcadence.serving import protocol
 from mlcadence.serving.errors import (
@@ -58,6 +61,36 @@ def error_reply(exc: ServingError) -> bytes:
     )
 
 
+class HeadDeadlineSweeper:
+    """One periodic check per server of every connection's head deadline.
+
+    A timer per request (armed at its first byte, cancelled at the end of its
+    headers) costs more than the rest of the guard; a deadline is just a float
+    to set, and this sweep closes the late ones a fraction of the timeout
+    after they are due. It runs while the server has connections."""
+
+    _running: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    @classmethod
+    def watch(cls, server_state: ServerState, loop: asyncio.AbstractEventLoop, timeout: float):
+        if server_state not in cls._running:
+            cls._running[server_state] = True
+            interval = min(1.0, timeout / 4)
+            loop.call_later(interval, cls._sweep, server_state, loop, interval)
+
+    @classmethod
+    def _sweep(cls, server_state: ServerState, loop: asyncio.AbstractEventLoop, interval: float):
+        now = loop.time()
+        for connection in list(server_state.connections):
+            deadline = getattr(connection, "head_deadline", None)
+            if deadline is not None and now >= deadline:
+                connection.head_timed_out()
+        if server_state.connections:
+            loop.call_later(interval, cls._sweep, server_state, loop, interval)
+        else:
+            del cls._running[server_state]
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with `ConnectionLimits` enforced.
 
@@ -71,7 +104,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.reading_head = False
         self.head_bytes = 0  # bytes of the current head received in earlier chunks
         self.chunk_bytes = 0  # size of the chunk being parsed
-        self.head_timer: asyncio.TimerHandle | None = None
+        # loop time by which the current head must be complete (None: no head due)
+        self.head_deadline: float | None = None
         self.refusal: ServingError | None = None  # raised from a parser callback
 
     # ------------------------------------------------------------ connection
@@ -86,10 +120,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 )
             )
             return
-        self.arm_head_timer()  # a connection that never sends a byte is closed too
+        # A connection that never sends a byte is closed too.
+        self.head_deadline = self.loop.time() + self.limits.header_timeout
+        HeadDeadlineSweeper.watch(self.server_state, self.loop, self.limits.header_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.disarm_head_timer()
+        self.head_deadline = None
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -114,12 +150,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self.reading_head = True
         self.head_bytes = 0
-        if self.head_timer is None:
-            self.arm_head_timer()
+        if self.head_deadline is None:
+            self.head_deadline = self.loop.time() + self.limits.header_timeout
 
     def on_headers_complete(self) -> None:
         self.reading_head = False
-        self.disarm_head_timer()
+        self.head_deadline = None
         # Only a head that may be over the limit is measured: normal requests
         # arrive in chunks smaller than the limit and skip this.
         if (
@@ -142,16 +178,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             "MLCADENCE_SERVING_MAX_HEADER_BYTES)."
         )
 
-    def arm_head_timer(self) -> None:
-        self.head_timer = self.loop.call_later(self.limits.header_timeout, self.head_timed_out)
-
-    def disarm_head_timer(self) -> None:
-        if self.head_timer is not None:
-            self.head_timer.cancel()
-            self.head_timer = None
-
     def head_timed_out(self) -> None:
-        self.head_timer = None
+        self.head_deadline = None
         if self.transport.is_closing():
             return
         if not self.reading_head:  # nothing received: just hang up
@@ -166,7 +194,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         )
 
     def refuse(self, exc: ServingError) -> None:
-        self.disarm_head_timer()
+        self.head_deadline = None
         self.logger.warning("refused a connection: %s", exc.message)
         self.transport.write(error_reply(exc))
         self.transport.close()
