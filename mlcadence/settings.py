@@ -69,6 +69,34 @@ class ServingSettings(BaseSettings):
     max_body_bytes: int = Field(
         50 * 1024 * 1024, ge=1, description="Largest request body in bytes (413 above)."
     )
+    max_rows: int = Field(
+        100_000, ge=1, description="Most rows one request may score (413 above), in any format."
+    )
+    max_decoded_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=1,
+        description="Largest decoded size of a request body in bytes (413 above); for Parquet "
+        "checked from its metadata before decoding (at least 8 bytes per cell).",
+    )
+    max_header_bytes: int = Field(
+        64 * 1024,
+        ge=1024,
+        description="Largest request line plus headers in bytes (431 and close above).",
+    )
+    header_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a connection may take to send a request's headers (or its first "
+        "byte) before it is closed.",
+    )
+    keep_alive_timeout: float = Field(
+        5.0, gt=0, description="Seconds an idle keep-alive connection stays open."
+    )
+    max_connections: int = Field(
+        1000,
+        ge=1,
+        description="Most open connections per server process; more are answered 503 and closed.",
+    )
     reload_interval: float = Field(
         10.0, ge=0, description="Seconds between registry polls when serving an alias; 0 = off."
     )

@@ -22,6 +22,7 @@ from mlcadence.serving.metrics import RequestMetricsMiddleware, ServerMetrics
 from mlcadence.serving.model import LoadedModel, is_moving_uri
 from mlcadence.serving.model import load as load_model
 from mlcadence.serving.model import resolve_version as registry_version
+from mlcadence.serving.protocol import BodyLimits
 from mlcadence.serving.reload import ModelHolder, Reloader
 from mlcadence.serving.scoring import ScoringService, warm_up
 from mlcadence.settings import ServingSettings
@@ -120,7 +121,9 @@ def create_app(
     app.state.metrics = metrics
     app.state.batcher = batcher
     app.state.reloader = reloader
-    app.state.scoring = ScoringService(holder, batcher)
+    app.state.scoring = ScoringService(
+        holder, batcher, BodyLimits(settings.max_rows, settings.max_decoded_bytes)
+    )
     holder.on_swap.append(lambda m: setattr(app, "openapi_schema", None))
 
     app.add_route("/invocations", routes.invocations, methods=["POST"], include_in_schema=False)

@@ -84,3 +84,23 @@ class DeployError(ServingError):
 
 class DeploymentNotFound(ServingError):
     error_code = "RESOURCE_DOES_NOT_EXIST"
+
+
+class HeadersTooLarge(ServingError):
+    """The request line and headers exceed the server's header size limit."""
+
+    error_code = "REQUEST_LIMIT_EXCEEDED"
+    status_override = 431
+
+
+class HeaderTimeout(ServingError):
+    """The request head did not arrive within the header read timeout."""
+
+    error_code = "DEADLINE_EXCEEDED"
+    status_override = 408
+
+
+class TooManyConnections(ServingError):
+    """The server is at its connection limit."""
+
+    error_code = "TEMPORARILY_UNAVAILABLE"

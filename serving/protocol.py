@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlcadence.serving.errors import BadRequest, UnsupportedMediaType
+from mlcadence.serving.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
 try:  # orjson ships with Prefect, so it is normally present; json is the fallback.
     import orjson
@@ -35,6 +35,13 @@ LEGACY_DEPRECATION = (
     'send {"dataframe_split": {"columns": [...], "data": [[...]]}} instead.'
 )
 MAX_ECHO = 200  # characters of a bad body quoted back in an error message
+# A decoded Parquet cell takes at least this many bytes (a float64 or int64 in
+# the frame, more as a Python object); the metadata's own sizes are of encoded
+# pages, which run-length encoding makes tiny for a column of zeros.
+MIN_CELL_BYTES = 8
+# Parquet rows turned into Python lists per step: the thread doing it then
+# lets go of the GIL between steps, so the event loop keeps answering.
+PARQUET_ROWS_PER_STEP = 4096
 
 
 @dataclass
@@ -91,8 +98,48 @@ def parse_content_type(header: str | None) -> str:
     return mime
 
 
-def parse_body(body: bytes, media_type: str) -> Payload:
-    return BODY_PARSERS[media_type](body)
+@dataclass(frozen=True)
+class BodyLimits:
+    """How much one request body may decode to (the server's `max_rows` and
+    `max_decoded_bytes` settings). Each check runs as early as its format
+    allows, so an over-limit body is refused before it is decoded."""
+
+    max_rows: int
+    max_decoded_bytes: int
+
+    def check_rows(self, rows: int, *, counted_all: bool = True) -> None:
+        """`counted_all=False`: counting stopped at `rows`, there may be more."""
+        if rows > self.max_rows:
+            counted = f"{rows} rows" if counted_all else f"over {self.max_rows} rows"
+            raise PayloadTooLarge(
+                f"The request has {counted}, more than the limit of {self.max_rows}; split "
+                "the input into smaller requests, or raise the limit (--max-rows / "
+                "MLCADENCE_SERVING_MAX_ROWS)."
+            )
+
+    def check_decoded_bytes(self, size: int) -> None:
+        if size > self.max_decoded_bytes:
+            raise PayloadTooLarge(
+                f"The request body decodes to at least {size} bytes, more than the limit of "
+                f"{self.max_decoded_bytes}; split the input into smaller requests, or raise the "
+                "limit (--max-decoded-bytes / MLCADENCE_SERVING_MAX_DECODED_BYTES)."
+            )
+
+
+def parse_body(body: bytes, media_type: str, limits: BodyLimits | None = None) -> Payload:
+    """The body as a `Payload`; with `limits`, a body over them raises
+    `PayloadTooLarge` (413) as soon as that is known."""
+    payload = BODY_PARSERS[media_type](body, limits)
+    if limits is not None:
+        limits.check_rows(row_count(payload))
+    return payload
+
+
+def row_count(payload: Payload) -> int:
+    """Rows a payload holds: entries of a list, or the longest column."""
+    if isinstance(payload.data, dict):
+        return max((len(v) for v in payload.data.values() if isinstance(v, list)), default=0)
+    return len(payload.data)
 
 
 # ------------------------------------------------------------------------ JSON
@@ -114,7 +161,9 @@ def loads(body: bytes) -> Any:
         ) from None
 
 
-def parse_json_body(body: bytes) -> Payload:
+def parse_json_body(body: bytes, limits: BodyLimits | None = None) -> Payload:
+    if limits is not None:  # JSON decodes to about its own size: the body bounds it
+        limits.check_decoded_bytes(len(body))
     return payload_from_json(loads(body))
 
 
@@ -240,18 +289,24 @@ SHAPE_PARSERS: dict[str, Callable[[Any], Payload]] = {
 
 
 # ------------------------------------------------------------------ CSV, parquet
-def parse_csv_body(body: bytes) -> Payload:
+def parse_csv_body(body: bytes, limits: BodyLimits | None = None) -> Payload:
     import csv
 
+    if limits is not None:  # like JSON, CSV decodes to about its own size
+        limits.check_decoded_bytes(len(body))
+    most_rows = limits.max_rows + 1 if limits is not None else None  # + the header row
+    rows = []
     try:
-        text = body.decode("utf-8")
-        rows = list(csv.reader(io.StringIO(text)))
+        for row in csv.reader(io.StringIO(body.decode("utf-8"))):
+            if row:
+                rows.append(row)
+                if most_rows is not None and len(rows) > most_rows:
+                    limits.check_rows(len(rows) - 1, counted_all=False)  # raises
     except (UnicodeDecodeError, csv.Error) as exc:
         raise BadRequest(
             "Failed to parse input as CSV. Send UTF-8 CSV with a header row, as written by "
             f"pandas.DataFrame.to_csv(index=False). Error: '{exc}'"
         ) from None
-    rows = [r for r in rows if r]
     if not rows:
         raise BadRequest("The CSV body is empty; send a header row and at least one data row.")
     header, *data = rows
@@ -279,22 +334,41 @@ def _csv_value(text: str) -> Any:
         return text
 
 
-def parse_parquet_body(body: bytes) -> Payload:
+def parse_parquet_body(body: bytes, limits: BodyLimits | None = None) -> Payload:
     try:
         import pandas as pd
+        import pyarrow.parquet as pq
 
+        if limits is not None:
+            check_parquet_metadata(pq.ParquetFile(io.BytesIO(body)).metadata, limits)
         frame = pd.read_parquet(io.BytesIO(body))
     except ImportError:
         raise UnsupportedMediaType(
             "Parquet input needs pyarrow installed on the server; send JSON or CSV."
         ) from None
+    except PayloadTooLarge:
+        raise
     except Exception as exc:  # noqa: BLE001 - any parser failure is the client's input
         raise BadRequest(f"Failed to parse input as Parquet. Error: '{exc}'") from None
-    records = json.loads(frame.to_json(orient="split", index=False, date_format="iso"))
-    return Payload("rows", records["data"], [str(c) for c in records["columns"]], shape="parquet")
+    data: list = []
+    for start in range(0, len(frame), PARQUET_ROWS_PER_STEP):
+        step = frame.iloc[start : start + PARQUET_ROWS_PER_STEP]
+        data.extend(json.loads(step.to_json(orient="values", date_format="iso")))
+    return Payload("rows", data, [str(c) for c in frame.columns], shape="parquet")
 
 
-BODY_PARSERS: dict[str, Callable[[bytes], Payload]] = {
+def check_parquet_metadata(metadata: Any, limits: BodyLimits) -> None:
+    """Refuse a Parquet body from its footer alone: a few KiB of compressed
+    zeros can declare millions of rows."""
+    limits.check_rows(metadata.num_rows)
+    encoded = sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
+    limits.check_decoded_bytes(
+        max(encoded, metadata.num_rows * metadata.num_columns * MIN_CELL_BYTES)
+    )
+
+
+# Media type -> parser(body, limits or None).
+BODY_PARSERS: dict[str, Callable[[bytes, BodyLimits | None], Payload]] = {
     "application/json": parse_json_body,
     "text/csv": parse_csv_body,
     "application/vnd.apache.parquet": parse_parquet_body,

@@ -103,8 +103,17 @@ def app_from_env():
 
 
 def _uvicorn_config(app, settings: ServingSettings):
+    import functools
+
     import uvicorn
 
+    from mlcadence.serving.http_guard import ConnectionLimits, GuardedHttpToolsProtocol
+
+    limits = ConnectionLimits(
+        max_header_bytes=settings.max_header_bytes,
+        header_timeout=settings.header_timeout,
+        max_connections=settings.max_connections,
+    )
     return uvicorn.Config(
         app,
         host=settings.host,
@@ -114,6 +123,10 @@ def _uvicorn_config(app, settings: ServingSettings):
         log_level=settings.log_level,
         access_log=settings.access_log,
         timeout_graceful_shutdown=30,
+        timeout_keep_alive=settings.keep_alive_timeout,
+        # uvicorn's httptools protocol plus header size/time and connection
+        # limits; a partial (not a closure) so `--workers` can pickle it.
+        http=functools.partial(GuardedHttpToolsProtocol, limits=limits),
         lifespan="on",
         # MLflow's server answers with uvicorn's default header; we skip it.
         server_header=False,
@@ -184,6 +197,12 @@ SERVER_OPTIONS = (
     "batch_max_wait_ms",
     "timeout",
     "max_body_bytes",
+    "max_rows",
+    "max_decoded_bytes",
+    "max_header_bytes",
+    "header_timeout",
+    "keep_alive_timeout",
+    "max_connections",
     "reload_interval",
     "access_log",
     "log_level",
