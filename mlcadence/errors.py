@@ -26,6 +26,7 @@ HTTP_STATUS: dict[str, int] = {
     "REQUEST_LIMIT_EXCEEDED": 429,
     "PERMISSION_DENIED": 403,
     "UNAUTHENTICATED": 401,
+    "CANCELLED": 499,
 }
 
 

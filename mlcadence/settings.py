@@ -58,7 +58,16 @@ class ServingSettings(BaseSettings):
     host: str = Field("127.0.0.1", description="Interface to listen on.")
     port: int = Field(5000, ge=0, le=65535, description="Port to listen on (0 = any free port).")
     workers: int = Field(1, ge=1, description="uvicorn worker processes.")
-    token: str | None = Field(None, description="Bearer token required on /invocations.")
+    token: str | None = Field(
+        None,
+        description="Bearer token required on /invocations, /metrics, /version, /docs and "
+        "/openapi.json; /health then shows details (pid, model URI) only with it.",
+    )
+    open_info_endpoints: bool = Field(
+        False,
+        description="With a token set, serve /metrics, /version, /docs and /openapi.json "
+        "without it (e.g. for a Prometheus scraper on a private network).",
+    )
     batch_max_size: int = Field(
         64, ge=1, description="Most requests coalesced into one predict (1 = no batching)."
     )

@@ -114,6 +114,10 @@ def create_app(
         version=_server_version(),
         description=f"Scores `{uri}` in MLflow's scoring protocol (POST /invocations).",
         lifespan=lifespan,
+        # Ours instead, in routes: they honour the token.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.settings = settings
     app.state.token = (settings.token or "").encode()
@@ -129,6 +133,8 @@ def create_app(
     app.add_route("/invocations", routes.invocations, methods=["POST"], include_in_schema=False)
     for path, route, summary in routes.GET_ROUTES:
         app.get(path, summary=summary)(route)
+    for path, route in routes.UNDOCUMENTED_GET_ROUTES:
+        app.add_route(path, route, methods=["GET"], include_in_schema=False)
     app.openapi = functools.partial(routes.openapi, app)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
     return app

@@ -56,6 +56,12 @@ class UnsupportedMediaType(ServingError):
     status_override = 415
 
 
+class ClientClosed(ServingError):
+    """The client went away before its request was read: nobody's fault here."""
+
+    error_code = "CANCELLED"
+
+
 class NoModelLoaded(ServingError):
     error_code = "TEMPORARILY_UNAVAILABLE"
 

@@ -18,12 +18,13 @@ import time
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from mlcadence.serving import protocol
 from mlcadence.serving.errors import (
     BadRequest,
+    ClientClosed,
     InternalError,
     NoModelLoaded,
     PayloadTooLarge,
@@ -54,15 +55,36 @@ def error_response(exc: ServingError) -> Response:
 
 
 # ------------------------------------------------------------------ /invocations
-def check_token(request: Request, token: bytes) -> None:
+def token_matches(request: Request, token: bytes) -> bool:
     header = request.headers.get("authorization", "")
     scheme, _, given = header.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token):
+    # Starlette decodes header bytes as latin-1; encoding back gives the bytes
+    # the client sent, so a UTF-8 token compares with the configured one.
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode("latin-1"), token
+    )
+
+
+def check_token(request: Request, token: bytes) -> None:
+    if not token_matches(request, token):
         raise Unauthenticated(
             "Missing or wrong bearer token: send 'Authorization: Bearer <token>' with the "
             "token the server was started with (MLCADENCE_SERVING_TOKEN).",
             headers={"WWW-Authenticate": "Bearer"},
         )
+
+
+def info_refused(request: Request) -> Response | None:
+    """The 401 for /metrics, /version, /docs and /openapi.json when a token
+    is set, not given, and those endpoints were not opened; else None."""
+    state = request.app.state
+    if not state.token or state.settings.open_info_endpoints:
+        return None
+    try:
+        check_token(request, state.token)
+    except Unauthenticated as exc:
+        return error_response(exc)
+    return None
 
 
 async def read_body(request: Request, max_body: int) -> bytes:
@@ -111,6 +133,10 @@ async def invocations(request: Request) -> Response:
                 response = await score_request(request)
         except ServingError as exc:
             response = error_response(exc)
+        except ClientDisconnect:
+            # The client went away mid-request: not a fault of ours, nothing to alert on.
+            log.debug("client disconnected before its request was read")
+            response = error_response(ClientClosed("The client closed the connection."))
         except TimeoutError:
             response = error_response(
                 RequestTimeout(
@@ -142,6 +168,13 @@ async def health(request: Request) -> Response:
     state = request.app.state
     holder: ModelHolder = state.holder
     model = holder.current
+    status = 200 if model else 503
+    if state.token and not token_matches(request, state.token):
+        # Load balancers probe without the token: they get the state and which
+        # version serves, never paths, pids or error texts.
+        served = {"name": model.name, "version": model.version} if model is not None else None
+        body = {"status": "ok" if model is not None else "unavailable", "model": served}
+        return Response(protocol.dumps(body), status_code=status, media_type=JSON)
     body = {
         "status": "ok" if model is not None else "unavailable",
         "model": model.describe() if model is not None else None,
@@ -153,10 +186,12 @@ async def health(request: Request) -> Response:
             "max_wait_ms": state.batcher.max_wait_s * 1000,
         },
     }
-    return Response(protocol.dumps(body), status_code=200 if model else 503, media_type=JSON)
+    return Response(protocol.dumps(body), status_code=status, media_type=JSON)
 
 
 async def version(request: Request) -> Response:
+    if refused := info_refused(request):
+        return refused
     model = request.app.state.holder.current
     body = {
         "server": "mlcadence",
@@ -168,6 +203,8 @@ async def version(request: Request) -> Response:
 
 
 async def prometheus(request: Request) -> Response:
+    if refused := info_refused(request):
+        return refused
     from prometheus_client import CONTENT_TYPE_LATEST
 
     return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
@@ -187,6 +224,26 @@ def openapi(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
+async def openapi_document(request: Request) -> Response:
+    if refused := info_refused(request):
+        return refused
+    return Response(protocol.dumps(openapi(request.app)), media_type=JSON)
+
+
+async def docs(request: Request) -> Response:
+    if refused := info_refused(request):
+        return refused
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    # The document is embedded rather than fetched: the page's own request for
+    # /openapi.json would carry no token.
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title=f"{request.app.title} - docs",
+        swagger_ui_parameters={"spec": openapi(request.app)},
+    )
+
+
 # GET routes: path, handler, summary (for the OpenAPI document).
 GET_ROUTES = (
     ("/ping", ping, "Liveness and readiness: 200 once a model is loaded"),
@@ -194,3 +251,5 @@ GET_ROUTES = (
     ("/version", version, "Server and model version"),
     ("/metrics", prometheus, "Prometheus metrics"),
 )
+# Served outside the OpenAPI document they produce.
+UNDOCUMENTED_GET_ROUTES = (("/openapi.json", openapi_document), ("/docs", docs))

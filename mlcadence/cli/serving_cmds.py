@@ -43,29 +43,23 @@ def serve(
     batch_max_wait_ms: float = _setting("batch_max_wait_ms"),
     timeout: float = _setting("timeout", "-t"),
     max_body_bytes: int = _setting("max_body_bytes"),
+    max_rows: int = _setting("max_rows"),
+    max_decoded_bytes: int = _setting("max_decoded_bytes"),
+    max_header_bytes: int = _setting("max_header_bytes"),
+    header_timeout: float = _setting("header_timeout"),
+    keep_alive_timeout: float = _setting("keep_alive_timeout"),
+    max_connections: int = _setting("max_connections"),
     reload_interval: float = _setting("reload_interval"),
     access_log: bool = _setting("access_log"),
     allow_unverified: bool = _setting("allow_unverified"),
+    open_info_endpoints: bool = _setting("open_info_endpoints"),
 ) -> None:
     """Serve a model over HTTP in MLflow's scoring protocol (POST /invocations)."""
+    given = dict(locals())  # each option is the ServingSettings field of its name
     from mlcadence.serving.server import serve as run_server
     from mlcadence.serving.settings import read_settings
 
-    run_server(
-        read_settings(
-            model_uri=model_uri,
-            host=host,
-            port=port,
-            workers=workers,
-            batch_max_size=batch_max_size,
-            batch_max_wait_ms=batch_max_wait_ms,
-            timeout=timeout,
-            max_body_bytes=max_body_bytes,
-            reload_interval=reload_interval,
-            access_log=access_log,
-            allow_unverified=allow_unverified,
-        )
-    )
+    run_server(read_settings(**given))
 
 
 def predict(

@@ -296,8 +296,11 @@ def test_bad_or_missing_token_is_401_and_health_stays_open(guarded_server):
     r = post(guarded_server, {"data": [BOOK_ROW]}, headers={"Authorization": "Bearer nope"})
     assert_error(r, 401, "UNAUTHENTICATED")
     assert r.headers["www-authenticate"] == "Bearer"
-    assert httpx.get(guarded_server.url + "/version").status_code == 200
-    assert httpx.get(guarded_server.url + "/metrics").status_code == 200
+    assert httpx.get(guarded_server.url + "/health").status_code in (200, 503)
+    auth = {"Authorization": "Bearer s3cret"}
+    for path in ("/version", "/metrics", "/docs", "/openapi.json"):
+        assert_error(httpx.get(guarded_server.url + path), 401, "UNAUTHENTICATED")
+        assert httpx.get(guarded_server.url + path, headers=auth).status_code == 200
 
 
 # --------------------------------------------------------------- endpoints
