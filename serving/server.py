@@ -10,6 +10,7 @@ checks can target without the kernel sending them to the older process.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import os
@@ -93,13 +94,25 @@ def bind_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.soc
     return sock
 
 
+def settle_heap() -> None:
+    """Collect once, then freeze what is alive: the model, the libraries and
+    the app (~160k long-lived objects) leave the collector's view, so a full
+    collection during traffic no longer walks them. Those walks took 100-170 ms
+    and freed nothing: they were the p99 tail. Called once the model is loaded
+    and warmed up, before the first request."""
+    gc.collect()
+    gc.freeze()
+
+
 def app_from_env():
     """uvicorn factory for `--workers N`: each worker reads its settings from
     the MLCADENCE_SERVING_* variables the parent set (`serve`)."""
     from mlcadence.serving.app import create_app
     from mlcadence.serving.settings import read_settings
 
-    return create_app(read_settings())
+    app = create_app(read_settings())
+    settle_heap()
+    return app
 
 
 def _uvicorn_config(app, settings: ServingSettings):
@@ -154,6 +167,7 @@ def serve(settings: ServingSettings) -> None:
         from mlcadence.serving.app import create_app
 
         app = create_app(settings)  # loads (and warms up) the model first
+        settle_heap()
     sockets = [bind_socket(settings.host, settings.port, reuse_port=settings.reuse_port)]
     admin_port = None
     if settings.admin_port is not None:
