@@ -290,15 +290,22 @@ class PythonEnv:
     dependencies: tuple[str, ...]
 
 
-def load_python_env(path: Path) -> PythonEnv:
-    data = _read_yaml(path, "python_env file")
+def _read_mapping(path: Path | None, what: str, label: str, expected: str) -> dict:
+    """A YAML file that must hold a mapping ({} when absent or empty)."""
+    data = None if path is None else _read_yaml(path, what)
     if data is None:
-        data = {}
+        return {}
     if not isinstance(data, dict):
         raise InvalidProject(
-            f"{path.name} must be a mapping with keys python, build_dependencies, dependencies; "
-            f"got {type(data).__name__}."
+            f"{label} must be a YAML mapping with {expected}; got {type(data).__name__}."
         )
+    return data
+
+
+def load_python_env(path: Path) -> PythonEnv:
+    data = _read_mapping(
+        path, "python_env file", path.name, "keys python, build_dependencies, dependencies"
+    )
     python = data.get("python")
     if python is not None and not isinstance(python, str | int | float):
         raise InvalidProject(
@@ -396,14 +403,7 @@ def load_project(directory: str | os.PathLike) -> Project:
     if not directory.is_dir():
         raise InvalidProject(f"Project directory {directory} does not exist.")
     path = find_mlproject(directory)
-    data = {} if path is None else _read_yaml(path, "MLproject")
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise InvalidProject(
-            f"MLproject must be a YAML mapping with keys such as name and entry_points; "
-            f"got {type(data).__name__}."
-        )
+    data = _read_mapping(path, "MLproject", "MLproject", "keys such as name and entry_points")
     name = data.get("name")
     if name is not None and not isinstance(name, str):
         raise InvalidProject(f"MLproject `name` must be a string; got {name!r}. Quote it.")

@@ -31,6 +31,13 @@ MODEL_DIR = "/opt/model"
 REGISTRY_DIR = "/opt/registry"
 CONTAINER_PORT = 8080
 LABEL_PREFIX = "mlcadence.deploy"
+# Where things live in a model-server image (the Dockerfile's placeholders).
+IMAGE_LAYOUT = {
+    "registry": REGISTRY_DIR,
+    "model_dir": MODEL_DIR,
+    "port": CONTAINER_PORT,
+    "label": LABEL_PREFIX,
+}
 
 # What `python -m mlcadence.serving.server` needs and nothing else: no Prefect, no
 # SQLAlchemy, no Docker SDK, no Typer. Pinned to this machine's versions.
@@ -239,14 +246,6 @@ def build_server_image(
         own_code(context / "own")
         write_registry(context / "registry", name, int(version), MODEL_DIR, pin)
         (context / "Dockerfile").write_text(
-            SERVER_DOCKERFILE.format(
-                deps_image=deps,
-                registry=REGISTRY_DIR,
-                model_dir=MODEL_DIR,
-                name=name,
-                version=version,
-                port=CONTAINER_PORT,
-                label=LABEL_PREFIX,
-            )
+            SERVER_DOCKERFILE.format(deps_image=deps, name=name, version=version, **IMAGE_LAYOUT)
         )
         return build_image(client, context, image_tag(name, version), output, nocache=nocache)

@@ -43,7 +43,7 @@ import math
 import operator
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from mlcadence.tracking.entities import Run
@@ -442,21 +442,44 @@ def same_letter(ch: str) -> str:
     return _same_letter_table().get(lower, ch)
 
 
-@functools.lru_cache(maxsize=512)
-def like_regex(pattern: str, ignore_case: bool = False) -> re.Pattern:
-    """A SQL LIKE pattern as an anchored regex (`%` any run, `_` one char)."""
-    parts = []
+def translate_like(
+    pattern: str,
+    ignore_case: bool,
+    *,
+    any_run: str,
+    one_char: str,
+    letter_class: Callable[[str], str],
+    literal: Callable[[str], str],
+) -> str:
+    """A SQL LIKE pattern in another pattern language: `%` and `_` become
+    `any_run` and `one_char`; under `ignore_case` a letter with case variants
+    becomes `letter_class(variants)`; anything else `literal(ch)`."""
+    out = []
     for ch in pattern:
         variants = same_letter(ch) if ignore_case else ch
         if ch == "%":
-            parts.append(".*")
+            out.append(any_run)
         elif ch == "_":
-            parts.append(".")
+            out.append(one_char)
         elif len(variants) > 1:
-            parts.append("[" + "".join(map(re.escape, variants)) + "]")
+            out.append(letter_class(variants))
         else:
-            parts.append(re.escape(ch))
-    return re.compile("".join(parts) + r"\Z", re.DOTALL)
+            out.append(literal(ch))
+    return "".join(out)
+
+
+@functools.lru_cache(maxsize=512)
+def like_regex(pattern: str, ignore_case: bool = False) -> re.Pattern:
+    """A SQL LIKE pattern as an anchored regex (`%` any run, `_` one char)."""
+    body = translate_like(
+        pattern,
+        ignore_case,
+        any_run=".*",
+        one_char=".",
+        letter_class=lambda variants: "[" + "".join(map(re.escape, variants)) + "]",
+        literal=re.escape,
+    )
+    return re.compile(body + r"\Z", re.DOTALL)
 
 
 _COMPARE = {

@@ -170,13 +170,7 @@ class _FileLayout:
             and not e.name.startswith(".")
             and e.name not in RESERVED_EXPERIMENT_FOLDERS
         ]
-        if not os.path.exists(os.path.join(exp_dir, META)) and _any_complete(runs):
-            self._add(
-                "experiment",
-                exp_dir,
-                "no meta.yaml but it holds complete runs; restore its meta.yaml by hand",
-                movable=False,
-            )
+        if self._headless_but_full(exp_dir, "experiment", "runs", runs):
             return
         meta = self._meta(exp_dir, "experiment")
         if meta is None:
@@ -225,17 +219,24 @@ class _FileLayout:
             if entry.is_dir():
                 self._registered_model(entry.path)
 
+    def _headless_but_full(self, directory: str, what: str, children: str, paths) -> bool:
+        """An entry without meta.yaml that holds complete children is not a
+        half-written one: report it for a hand fix, never move it."""
+        if os.path.exists(os.path.join(directory, META)) or not _any_complete(paths):
+            return False
+        self._add(
+            what,
+            directory,
+            f"no meta.yaml but it holds complete {children}; restore its meta.yaml by hand",
+            movable=False,
+        )
+        return True
+
     def _registered_model(self, model_dir: str) -> None:
         versions = [
             e.path for e in _scandir(model_dir) if e.is_dir() and e.name.startswith(VERSION_PREFIX)
         ]
-        if not os.path.exists(os.path.join(model_dir, META)) and _any_complete(versions):
-            self._add(
-                "registered model",
-                model_dir,
-                "no meta.yaml but it holds complete versions; restore its meta.yaml by hand",
-                movable=False,
-            )
+        if self._headless_but_full(model_dir, "registered model", "versions", versions):
             return
         if self._meta(model_dir, "registered model") is None:
             return

@@ -26,19 +26,13 @@ def run_cmd(
     run_name: str | None = typer.Option(None, "--run-name", help="Name of the tracking run."),
     version: str | None = typer.Option(None, "--version", "-v", help="Git commit, branch or tag."),
 ) -> None:
-    """Run an entry point in a tracking run; exit code 1 when it fails."""
+    """Run an entry point in a tracking run; a failed entry point's exit status
+    is this command's."""
+    options = dict(locals())  # each option is the runner's keyword of that name
     from mlcadence.projects.runner import parse_parameter_args, run
 
-    result = run(
-        uri,
-        entry_point=entry_point,
-        parameters=parse_parameter_args(param),
-        env_manager=env_manager,
-        experiment=experiment,
-        run_name=run_name,
-        build_image=build_image,
-        version=version,
-    )
+    parameters = parse_parameter_args(options.pop("param"))
+    result = run(options.pop("uri"), parameters=parameters, **options)
     typer.echo(f"=== Run {result.run_id} {result.status} ===")
 
 

@@ -32,3 +32,18 @@ def race():
         return results, errors
 
     return run
+
+
+@pytest.fixture
+def isolated_mlflow(tmp_path, monkeypatch):
+    """The real mlflow client pointed at tmp_path: MLflow's registry store
+    opens a default MlflowClient() for every version it reads (to look up a
+    logged model), so point that at our store too, and run from tmp_path so
+    nothing (e.g. ./mlflow.db) lands in the checkout."""
+    import warnings
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", (tmp_path / "mlruns").as_uri())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        yield

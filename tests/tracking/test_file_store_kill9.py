@@ -9,7 +9,6 @@ import logging
 import os
 import signal
 import textwrap
-import warnings
 from pathlib import Path
 
 import pytest
@@ -42,12 +41,8 @@ KILL_AT_META = textwrap.dedent(
 
 
 @pytest.fixture(autouse=True)
-def _isolated_mlflow(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", (tmp_path / "mlruns").as_uri())
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        yield
+def _isolated_mlflow(isolated_mlflow):
+    yield
 
 
 @pytest.fixture

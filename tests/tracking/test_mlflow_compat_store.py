@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from pathlib import Path
 
 import pytest
@@ -18,15 +17,8 @@ from mlcadence.tracking.entities import Metric, Param, RunStatus, RunTag  # noqa
 
 
 @pytest.fixture(autouse=True)
-def _isolated_mlflow(tmp_path, monkeypatch):
-    # MLflow's registry store opens a default MlflowClient() for every version
-    # it reads (to look up a logged model); point that at our store too, and
-    # run from tmp_path, so nothing (e.g. ./mlflow.db) lands in the checkout.
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", (tmp_path / "mlruns").as_uri())
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        yield
+def _isolated_mlflow(isolated_mlflow):
+    yield
 
 
 def mlflow_client(root: Path) -> MlflowClient:

@@ -65,13 +65,10 @@ class SqlRegistryStore(SqlStoreBase, RegistryStore):
         names = sorted({r.name for r in rows})
         tags: dict[tuple[str, int], dict[str, str]] = defaultdict(dict)
         aliases: dict[tuple[str, int], list[str]] = defaultdict(list)
-        for chunk in chunks(names):
-            t = s.model_version_tags
-            for row in conn.execute(select(t).where(t.c.name.in_(chunk))):
-                tags[(row.name, row.version)][row.key] = row.value
-            a = s.registered_model_aliases
-            for row in conn.execute(select(a).where(a.c.name.in_(chunk)).order_by(a.c.alias)):
-                aliases[(row.name, row.version)].append(row.alias)
+        for row in _rows_named(conn, s.model_version_tags, names):
+            tags[(row.name, row.version)][row.key] = row.value
+        for row in _rows_named(conn, s.registered_model_aliases, names, by="alias"):
+            aliases[(row.name, row.version)].append(row.alias)
         return [
             e.ModelVersion(
                 name=r.name,
@@ -95,12 +92,12 @@ class SqlRegistryStore(SqlStoreBase, RegistryStore):
         mv, t, a = s.model_versions, s.registered_model_tags, s.registered_model_aliases
         tags: dict[str, dict[str, str]] = defaultdict(dict)
         aliases: dict[str, dict[str, int]] = defaultdict(dict)
+        for row in _rows_named(conn, t, names):
+            tags[row.name][row.key] = row.value
+        for row in _rows_named(conn, a, names, by="alias"):
+            aliases[row.name][row.alias] = row.version
         version_rows = []
         for chunk in chunks(names):
-            for row in conn.execute(select(t).where(t.c.name.in_(chunk))):
-                tags[row.name][row.key] = row.value
-            for row in conn.execute(select(a).where(a.c.name.in_(chunk)).order_by(a.c.alias)):
-                aliases[row.name][row.alias] = row.version
             # Highest version per (model, stage), deleted ones excluded.
             best = (
                 select(mv.c.name, mv.c.current_stage, func.max(mv.c.version).label("version"))
@@ -373,3 +370,11 @@ class SqlRegistryStore(SqlStoreBase, RegistryStore):
                     "set_registered_model_alias, or check the name."
                 )
             return self._versions(conn, [self._version_row(conn, name, version)])[0]
+
+
+def _rows_named(conn: Connection, table, names, by: str | None = None):
+    """Rows of `table` whose `name` is one of `names`, queried in chunks the
+    database accepts, ordered by column `by` within each chunk."""
+    for chunk in chunks(names):
+        query = select(table).where(table.c.name.in_(chunk))
+        yield from conn.execute(query if by is None else query.order_by(table.c[by]))

@@ -40,7 +40,7 @@ from mlcadence.tracking.search import (
     Clause,
     OrderKey,
     like_regex,
-    same_letter,
+    translate_like,
 )
 
 ATTRIBUTE_COLUMNS = {
@@ -65,18 +65,14 @@ def _glob_pattern(pattern: str, ignore_case: bool) -> str:
     # escape character either, so metacharacters are bracketed and, for
     # ILIKE, each letter becomes the class of its case variants ([äÄ]), the
     # same table the in-memory reference uses.
-    out = []
-    for ch in pattern:
-        variants = same_letter(ch) if ignore_case else ch
-        if ch == "%":
-            out.append("*")
-        elif ch == "_":
-            out.append("?")
-        elif len(variants) > 1:
-            out.append(f"[{variants}]")
-        else:
-            out.append(_GLOB_LITERAL.get(ch, ch))
-    return "".join(out)
+    return translate_like(
+        pattern,
+        ignore_case,
+        any_run="*",
+        one_char="?",
+        letter_class=lambda variants: f"[{variants}]",
+        literal=lambda ch: _GLOB_LITERAL.get(ch, ch),
+    )
 
 
 # GLOB (like every SQLite string function but instr and =) stops reading text
