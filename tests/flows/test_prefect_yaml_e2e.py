@@ -108,9 +108,23 @@ def test_prefect_yaml_train_from_the_ui_and_deploy_on_promotion(
         # Leave the shared server as we found it: no deployments (and so no
         # automations or queued runs) that later tests' workers could pick up.
         for deployment_id in ids.values():
-            for flow_run in api.post(
-                "/flow_runs/filter", json={"deployments": {"id": {"any_": [deployment_id]}}}
+            for flow_run in _retrying(
+                api.post,
+                "/flow_runs/filter",
+                json={"deployments": {"id": {"any_": [deployment_id]}}},
             ).json():
-                api.delete(f"/flow_runs/{flow_run['id']}")
-            api.delete(f"/automations/owned-by/prefect.deployment.{deployment_id}")
-            api.delete(f"/deployments/{deployment_id}")
+                _retrying(api.delete, f"/flow_runs/{flow_run['id']}")
+            _retrying(api.delete, f"/automations/owned-by/prefect.deployment.{deployment_id}")
+            _retrying(api.delete, f"/deployments/{deployment_id}")
+
+
+def _retrying(call, *args, attempts: int = 5, **kwargs):
+    """A cleanup request to the shared Prefect server, retried when a busy
+    server drops the kept-alive connection (it answers again a moment later)."""
+    for attempt in range(attempts):
+        try:
+            return call(*args, **kwargs)
+        except httpx.TransportError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(1.0)

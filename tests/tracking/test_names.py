@@ -104,8 +104,8 @@ def test_a_nul_in_a_value_is_refused_on_every_backend(client, run_id, log):
 
 @pytest.mark.parametrize(
     "filter_string, message",
-    [("name = 'm\x00'", "NUL"), (" AND ".join(["name LIKE 'm%'"] * 101), "at most 100")],
-    ids=["nul", "101-clauses"],
+    [("name = 'm\x00'", "NUL"), (" AND ".join(["name LIKE 'm%'"] * 51), "at most 50")],
+    ids=["nul", "51-clauses"],
 )
 def test_registry_searches_refuse_hostile_filters_with_invalid_input(
     client, filter_string, message
