@@ -27,8 +27,6 @@ os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
 
 # Variables the test run itself provides; every other MLCADENCE_ variable of
 # the caller's shell is removed so that no test writes into a real store.
