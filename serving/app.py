@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from mlcadence.serving import routes
+from mlcadence.serving import invocations, routes
 from mlcadence.serving.batching import MicroBatcher
 from mlcadence.serving.errors import ModelLoadError, ServingError
 from mlcadence.serving.metrics import RequestMetricsMiddleware, ServerMetrics
@@ -109,7 +109,7 @@ def create_app(
             reloader.stop()
             batcher.close()
 
-    app = FastAPI(
+    app = invocations.ScoringApp(
         title="mlcadence scoring server",
         version=_server_version(),
         description=f"Scores `{uri}` in MLflow's scoring protocol (POST /invocations).",
@@ -130,7 +130,9 @@ def create_app(
     )
     holder.on_swap.append(lambda m: setattr(app, "openapi_schema", None))
 
-    app.add_route("/invocations", routes.invocations, methods=["POST"], include_in_schema=False)
+    app.add_route(
+        invocations.PATH, invocations.Endpoint(), methods=["POST"], include_in_schema=False
+    )
     for path, route, summary in routes.GET_ROUTES:
         app.get(path, summary=summary)(route)
     for path, route in routes.UNDOCUMENTED_GET_ROUTES:

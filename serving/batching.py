@@ -10,12 +10,19 @@ batch of one goes straight through. The optional `max_wait` is spent only when
 more requests are known to be on their way (in flight but not yet queued), so
 a lone client never pays it. If a batched predict raises, each input is
 predicted on its own, so one poisonous row fails only its own request.
+
+Where a batch is predicted is decided per batch against a latency budget: a
+model whose recent small batches took at most `INLINE_BUDGET_S` is called
+right on the event loop (the hop to a thread and back, with its GIL hand-offs,
+cost more than such a predict); a slower model, or a batch of many rows, goes
+to the predict thread, so the loop keeps answering /ping meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -25,6 +32,12 @@ from typing import Any
 import numpy as np
 
 from mlcadence.serving.convert import ModelInput
+
+
+# A batch is predicted on the event loop when it has at most INLINE_ROWS rows
+# and recent batches that small took at most INLINE_BUDGET_S each.
+INLINE_BUDGET_S = 0.001
+INLINE_ROWS = 256
 
 
 @dataclass
@@ -88,6 +101,9 @@ class MicroBatcher:
         # Requests being handled right now (read, parsed, queued or predicted):
         # the loop waits for batch-mates only while some are not queued yet.
         self.in_flight = 0
+        # Moving average of the seconds a batch of <= INLINE_ROWS rows took;
+        # None until one was measured (the first goes to the thread).
+        self.small_batch_cost: float | None = None
 
     @contextmanager
     def request(self) -> Iterator[None]:
@@ -157,7 +173,11 @@ class MicroBatcher:
             if not batch:
                 continue
             self._on_batch(len(batch))
-            outcomes = await loop.run_in_executor(self._executor, self._predict_batch, batch)
+            inline = self._fits_budget(batch)
+            if inline:
+                outcomes = self._predict_batch(batch)
+            else:
+                outcomes = await loop.run_in_executor(self._executor, self._predict_batch, batch)
             for item, (ok, value) in zip(batch, outcomes, strict=True):
                 if item.future.done():
                     continue
@@ -165,9 +185,28 @@ class MicroBatcher:
                     item.future.set_result(value)
                 else:
                     item.future.set_exception(value)
+            if inline:
+                # Let the answers go out and new requests in before the next batch.
+                await asyncio.sleep(0)
+
+    def _fits_budget(self, batch: list[_Item]) -> bool:
+        cost = self.small_batch_cost
+        if cost is None or cost > INLINE_BUDGET_S:
+            return False
+        return sum(item.model_input.n_rows for item in batch) <= INLINE_ROWS
 
     def _predict_batch(self, batch: list[_Item]) -> list[tuple[bool, Any]]:
-        """Runs in the predict thread. Returns (ok, output-or-exception) per item."""
+        """Returns (ok, output-or-exception) per item, and keeps the cost of
+        small batches up to date."""
+        started = time.perf_counter()
+        outcomes = self._predict_items(batch)
+        if sum(item.model_input.n_rows for item in batch) <= INLINE_ROWS:
+            took = time.perf_counter() - started
+            cost = self.small_batch_cost
+            self.small_batch_cost = took if cost is None else 0.8 * cost + 0.2 * took
+        return outcomes
+
+    def _predict_items(self, batch: list[_Item]) -> list[tuple[bool, Any]]:
         model = batch[0].model
         if len(batch) > 1:
             try:

@@ -14,6 +14,10 @@ normal traffic keeps the fast parser's speed:
   sent nothing, just closed), checked a few times per timeout (slowloris);
 - a connection beyond `max_connections` is answered 503 and closed at once.
 
+It also sends what one turn of the event loop writes in one system call
+(`CoalescingTransport`): uvicorn writes a response's head and body apart,
+and on loopback the second send cost as much as the whole scoring.
+
 Answers are MLflow's error JSON, like every other error of the server.
 """
 
@@ -91,6 +95,37 @@ class HeadDeadlineSweeper:
             del cls._running[server_state]
 
 
+class CoalescingTransport:
+    """A transport whose writes within one event-loop turn leave as one send.
+
+    Stands in for the connection's transport everywhere in the protocol, so a
+    close (keep-alive off, a refusal) always sends what is pending first."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop):
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if not self._pending:
+            self._loop.call_soon(self.flush)
+        self._pending.append(data)
+
+    def flush(self) -> None:
+        if self._pending:
+            data = b"".join(self._pending)
+            self._pending.clear()
+            if not self._transport.is_closing():
+                self._transport.write(data)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str):
+        return getattr(self._transport, name)
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with `ConnectionLimits` enforced.
 
@@ -111,6 +146,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     # ------------------------------------------------------------ connection
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self.transport = CoalescingTransport(transport, self.loop)  # type: ignore[assignment]
         if len(self.connections) > self.limits.max_connections:
             self.refuse(
                 TooManyConnections(

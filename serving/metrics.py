@@ -14,6 +14,7 @@ KNOWN_PATHS = frozenset({"/invocations", "/ping", "/health", "/version", "/metri
 class ServerMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._request_counters: dict[tuple[str, int], Counter] = {}
         r = self.registry
         self.requests = Counter(
             "mlcadence_requests",
@@ -54,7 +55,13 @@ class ServerMetrics:
         )
 
     def record(self, path: str, status: int) -> None:
-        self.requests.labels(path if path in KNOWN_PATHS else "other", str(status)).inc()
+        key = (path if path in KNOWN_PATHS else "other", status)
+        counter = self._request_counters.get(key)
+        if counter is None:
+            # Label lookup (str(), tuple hashing, a lock) costs more than the
+            # increment; the (path, status) pairs are few, so keep each child.
+            counter = self._request_counters[key] = self.requests.labels(key[0], str(status))
+        counter.inc()
 
     def set_model(self, name: str | None, version: str | None, uri: str) -> None:
         self.model_info.clear()

@@ -1,48 +1,28 @@
-"""The scoring server's routes. Each reads what it needs from the
-application state (`request.app.state`: settings, token, scoring service,
-model holder, batcher, metrics) that `app.create_app` sets up.
-
-/invocations is a plain Starlette route over the raw body (no pydantic on the
-hot path). Client faults are `ServingError`s answered in MLflow's error JSON
-with a 4xx status; a fault of the server itself is a 500 in the same JSON,
-logged with its traceback.
+"""The scoring server's GET routes. Each reads what it needs from the
+application state (`request.app.state`: settings, token, model holder,
+batcher, metrics) that `app.create_app` sets up. POST /invocations, the hot
+path, is a raw ASGI endpoint of its own (`serving.invocations`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import hmac
 import logging
 import os
-import time
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 
 from mlcadence.serving import protocol
-from mlcadence.serving.errors import (
-    BadRequest,
-    ClientClosed,
-    InternalError,
-    NoModelLoaded,
-    PayloadTooLarge,
-    RequestTimeout,
-    ServingError,
-    Unauthenticated,
-)
+from mlcadence.serving.auth import bearer_matches, require_bearer
+from mlcadence.serving.errors import NoModelLoaded, ServingError, Unauthenticated
 from mlcadence.serving.openapi import invocations_openapi
 from mlcadence.serving.reload import ModelHolder
 
 log = logging.getLogger("mlcadence.serving")
 
 JSON = "application/json"
-DEPRECATION_HEADERS = {
-    "Deprecation": "true",
-    "Warning": '299 mlcadence "The {columns, data} request shape is deprecated; send '
-    '{dataframe_split: {columns, data}} instead."',
-}
 
 
 def error_response(exc: ServingError) -> Response:
@@ -54,24 +34,10 @@ def error_response(exc: ServingError) -> Response:
     )
 
 
-# ------------------------------------------------------------------ /invocations
 def token_matches(request: Request, token: bytes) -> bool:
-    header = request.headers.get("authorization", "")
-    scheme, _, given = header.partition(" ")
     # Starlette decodes header bytes as latin-1; encoding back gives the bytes
     # the client sent, so a UTF-8 token compares with the configured one.
-    return scheme.lower() == "bearer" and hmac.compare_digest(
-        given.strip().encode("latin-1"), token
-    )
-
-
-def check_token(request: Request, token: bytes) -> None:
-    if not token_matches(request, token):
-        raise Unauthenticated(
-            "Missing or wrong bearer token: send 'Authorization: Bearer <token>' with the "
-            "token the server was started with (MLCADENCE_SERVING_TOKEN).",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+    return bearer_matches(request.headers.get("authorization", "").encode("latin-1"), token)
 
 
 def info_refused(request: Request) -> Response | None:
@@ -81,79 +47,10 @@ def info_refused(request: Request) -> Response | None:
     if not state.token or state.settings.open_info_endpoints:
         return None
     try:
-        check_token(request, state.token)
+        require_bearer(request.headers.get("authorization", "").encode("latin-1"), state.token)
     except Unauthenticated as exc:
         return error_response(exc)
     return None
-
-
-async def read_body(request: Request, max_body: int) -> bytes:
-    length = request.headers.get("content-length")
-    if length is not None:
-        try:
-            declared = int(length)
-        except ValueError:
-            raise BadRequest(f"Invalid Content-Length header {length!r}.") from None
-        if declared > max_body:
-            raise PayloadTooLarge(
-                f"Request body of {declared} bytes exceeds the limit of {max_body} bytes; "
-                "split the input into smaller requests."
-            )
-        return await request.body()
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_body:
-            raise PayloadTooLarge(
-                f"Request body exceeds the limit of {max_body} bytes; split the input "
-                "into smaller requests."
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def score_request(request: Request) -> Response:
-    state = request.app.state
-    if state.token:
-        check_token(request, state.token)
-    media_type = protocol.parse_content_type(request.headers.get("content-type"))
-    body = await read_body(request, state.settings.max_body_bytes)
-    scored = await state.scoring.score(body, media_type)
-    headers = DEPRECATION_HEADERS if scored.deprecated else None
-    return Response(scored.body, media_type=JSON, headers=headers)
-
-
-async def invocations(request: Request) -> Response:
-    state = request.app.state
-    timeout = state.settings.timeout
-    started = time.perf_counter()
-    with state.batcher.request():
-        try:
-            async with asyncio.timeout(timeout):
-                response = await score_request(request)
-        except ServingError as exc:
-            response = error_response(exc)
-        except ClientDisconnect:
-            # The client went away mid-request: not a fault of ours, nothing to alert on.
-            log.debug("client disconnected before its request was read")
-            response = error_response(ClientClosed("The client closed the connection."))
-        except TimeoutError:
-            response = error_response(
-                RequestTimeout(
-                    f"Request processing time exceeded the limit of {timeout} s; send smaller "
-                    "inputs or raise the server's --timeout."
-                )
-            )
-        except Exception as exc:  # noqa: BLE001 - a bug of ours: 500, with the traceback logged
-            log.exception("unexpected error while handling a request")
-            response = error_response(
-                InternalError(
-                    f"The server failed while handling the request ({type(exc).__name__}); "
-                    "this is a server fault, see the server log."
-                )
-            )
-    state.metrics.latency.observe(time.perf_counter() - started)
-    return response
 
 
 # ------------------------------------------------------------------ other routes
