@@ -33,7 +33,6 @@ import numpy as np
 
 from mlcadence.serving.convert import ModelInput
 
-
 # A batch is predicted on the event loop when it has at most INLINE_ROWS rows
 # and recent batches that small took at most INLINE_BUDGET_S each.
 INLINE_BUDGET_S = 0.001
