@@ -102,4 +102,7 @@ def judge(
         comparison = backtest.compare(challenger, champion, frame, policy.folds)
     except InvalidData as exc:
         return gate.decide_unscorable(policy, challenger_score, version, exc.message)
+    except ValueError as exc:  # scikit-learn's word for "cannot fit this estimator on this"
+        why = f"its estimator could not be refit on these days: {exc}"
+        return gate.decide_unscorable(policy, challenger_score, version, why)
     return gate.decide_on_comparison(policy, comparison, version)
