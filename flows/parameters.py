@@ -19,11 +19,12 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.fields import FieldInfo
 
-from mlcadence.pipeline import estimators, evaluation, sources
+from mlcadence.pipeline import estimators, evaluation, gate, sources
 from mlcadence.pipeline.features import DEFAULT_TEST_SIZE, DEFAULT_WINDOW
 
 ModelName = Literal[tuple(estimators.ESTIMATORS)]  # type: ignore[valid-type]
 GateMetric = Literal[tuple(evaluation.METRIC_NAMES)]  # type: ignore[valid-type]
+UnscorablePolicy = Literal[gate.UNSCORABLE_POLICIES]  # type: ignore[valid-type]
 HyperparameterValue = int | float | str | bool | None
 Window = Annotated[int, Field(ge=1, le=365)]
 RegisteredName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$")]
@@ -59,10 +60,43 @@ class CommonParameters(Parameters):
     min_improvement: float = Field(
         0.0, ge=0, le=1, description="The challenger must beat the champion by this much"
     )
+    gate_confidence: float = Field(
+        0.95,
+        ge=0.5,
+        lt=1,
+        description="Confidence that the challenger's improvement is not noise (paired "
+        "bootstrap over the days both models are scored on) required to promote it",
+    )
+    gate_folds: int = Field(
+        5,
+        ge=1,
+        le=20,
+        description="Walk-forward folds the gate scores both models on (time split)",
+    )
+    gate_unscorable: UnscorablePolicy = Field(
+        "keep",
+        description="When the champion cannot be re-scored on the challenger's data (its "
+        "recipe or model unknown): keep it, replace it, or fail the run",
+    )
+    gate_allow_mismatch: bool = Field(
+        False,
+        description="Compare with a champion trained with another split method or label "
+        "rule instead of refusing to",
+    )
     experiment: str = Field(
         "stockpred", min_length=1, max_length=500, description="Tracking experiment of the run"
     )
     refresh_data: bool = Field(False, description="Ignore cached data and fetch it again")
+
+    def gate_policy(self) -> gate.GatePolicy:
+        return gate.GatePolicy(
+            metric=self.metric,
+            min_improvement=self.min_improvement,
+            confidence=self.gate_confidence,
+            folds=self.gate_folds,
+            unscorable=self.gate_unscorable,
+            allow_mismatch=self.gate_allow_mismatch,
+        )
 
     def start_day(self) -> str | None:
         return self.start.isoformat() if self.start else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from mlcadence.flows.parameters import CommonParameters, SweepParameters, TrainingParameters
 from mlcadence.pipeline import sources
+from mlcadence.pipeline.recipe import Recipe
 from mlcadence.pipeline.results import TrainingResult
 from mlcadence.tasks import artifacts, data, registry
 
@@ -29,19 +30,27 @@ def acquire_and_validate(
 
 
 def register_gate_and_publish(
-    result: TrainingResult, parameters: TrainingParameters | SweepParameters
+    result: TrainingResult,
+    parameters: TrainingParameters | SweepParameters,
+    challenger: Recipe,
+    dataset: sources.Dataset,
 ) -> None:
     """Register `result`'s model as a new version (alias challenger), gate it
-    when `promote` (both recorded on `result`), then publish the model card
-    and the registered model's leaderboard."""
+    when `promote` (its `challenger` recipe and the champion's, both scored on
+    `dataset`; recorded on `result`), then publish the model card and the
+    registered model's leaderboard."""
     name = parameters.register_as
     if name:
         result.registered_name = name
         result.version = registry.register(result.model_uri, name, result.run_id)
         if parameters.promote:
-            metric = parameters.metric
             decision = registry.promote(
-                name, result.version, metric, result.metrics[metric], parameters.min_improvement
+                name,
+                result.version,
+                challenger,
+                dataset,
+                result.metrics[parameters.metric],
+                parameters.gate_policy(),
             )
             result.decision = decision.as_dict()
             result.champion_changed = decision.promote

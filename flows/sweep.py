@@ -16,6 +16,8 @@ from mlcadence import tracking
 from mlcadence.flows import lifecycle
 from mlcadence.flows.parameters import SweepParameters, takes
 from mlcadence.flows.steps import acquire_and_validate, data_tasks, register_gate_and_publish
+from mlcadence.pipeline import features
+from mlcadence.pipeline.recipe import Recipe
 from mlcadence.pipeline.results import TrainingResult
 from mlcadence.tasks import artifacts
 from mlcadence.tasks.sweep import fit_candidate, log_candidate_model
@@ -39,10 +41,12 @@ async def sweep(parameters: SweepParameters) -> TrainingResult:
         p.experiment, run_name=run_name, tags={"mlcadence.sweep": "true"}
     ) as parent:
         dataset, described = acquire_and_validate(acquire, p, max(windows))
+        label_rule = features.label_rule_for(dataset.frame)
         tracking.log_params(
             {
                 "windows": ",".join(map(str, windows)),
                 "models": ",".join(models),
+                "label_rule": label_rule,
                 "split": p.split,
                 "test_size": str(p.test_size),
                 "metric": p.metric,
@@ -62,7 +66,7 @@ async def sweep(parameters: SweepParameters) -> TrainingResult:
             [w for w, _ in grid],
             [m for _, m in grid],
             unmapped({}),
-            unmapped({"split": p.split, "test_size": p.test_size}),
+            unmapped({"label_rule": label_rule, "split": p.split, "test_size": p.test_size}),
         )
         ranked = sorted(futures.result(), key=lambda c: c.metrics[p.metric], reverse=True)
         best = ranked[0]
@@ -83,5 +87,6 @@ async def sweep(parameters: SweepParameters) -> TrainingResult:
             params=best.params,
             extra={"parent_run_id": parent.run_id, "candidates": leaderboard},
         )
-        register_gate_and_publish(result, p)
+        challenger = Recipe(best.fitted, best.window, label_rule, p.split, p.test_size)
+        register_gate_and_publish(result, p, challenger, dataset)
     return result

@@ -13,7 +13,8 @@ from prefect import flow, runtime
 from mlcadence.flows import lifecycle
 from mlcadence.flows.parameters import TrainingParameters, takes
 from mlcadence.flows.steps import acquire_and_validate, data_tasks, register_gate_and_publish
-from mlcadence.pipeline import estimators
+from mlcadence.pipeline import estimators, features
+from mlcadence.pipeline.recipe import Recipe
 from mlcadence.pipeline.results import TrainingResult
 from mlcadence.tasks import modeling, record
 
@@ -36,14 +37,10 @@ async def training(parameters: TrainingParameters) -> TrainingResult:
         prepared = prepare(dataset, dataset.digest, p.window, p.split, p.test_size)
         fitted = modeling.train(prepared, p.model, dict(p.hyperparameters))
         scored = modeling.evaluate(fitted, prepared)
-        params = {
-            "model": p.model,
-            "window": p.window,
-            "split": p.split,
-            "test_size": p.test_size,
-            **prepared.sizes,
-            **resolved,
-        }
+        challenger = Recipe(
+            fitted, p.window, features.label_rule_for(dataset.frame), p.split, p.test_size
+        )
+        params = {"model": p.model, **challenger.params(), **prepared.sizes, **resolved}
         model_uri = record.log_run(fitted, prepared, scored, params)
         result = TrainingResult(
             run_id=run.run_id,
@@ -53,5 +50,5 @@ async def training(parameters: TrainingParameters) -> TrainingResult:
             dataset=described,
             params=params,
         )
-        register_gate_and_publish(result, p)
+        register_gate_and_publish(result, p, challenger, dataset)
     return result

@@ -61,7 +61,35 @@ def model_card(name: str, result: TrainingResult) -> str:
     ]
     if decision is not None:
         lines += ["", "## Promotion gate", "", f"**{decision['outcome']}**: {decision['reason']}"]
+        lines += gate_comparison(decision)
     return "\n".join(lines) + "\n"
+
+
+def gate_comparison(decision: dict[str, Any]) -> list[str]:
+    """Markdown lines: the test, its p-value and both models' score per fold
+    (nothing when the gate compared no scores on the same days)."""
+    evaluation = decision.get("evaluation")
+    if not evaluation:
+        return []
+    metric = decision["metric"]
+    spread = evaluation["spread"][metric]
+    return [
+        "",
+        f"- test: {decision['test']}, p = {decision['p_value']:.4f} "
+        f"(promotes below {1 - decision['confidence']:.3g})",
+        f"- evaluation: {evaluation['method']}, {len(evaluation['folds'])} folds, "
+        f"{evaluation['rows']} days, both models trained on the same days before each fold",
+        "",
+        f"| fold | days | challenger {metric} | champion {metric} |",
+        "|---|---|---|---|",
+        *(
+            f"| {i} | {fold['start']} → {fold['end']} ({fold['rows']}) "
+            f"| {fold['challenger'][metric]:.4f} | {fold['champion'][metric]:.4f} |"
+            for i, fold in enumerate(evaluation["folds"], start=1)
+        ),
+        f"| mean ± std | | {spread['challenger_mean']:.4f} ± {spread['challenger_std']:.4f} "
+        f"| {spread['champion_mean']:.4f} ± {spread['champion_std']:.4f} |",
+    ]
 
 
 @task(name="publish-artifacts")

@@ -1,19 +1,25 @@
 """Prefect tasks for the data steps: acquire, record, validate, prepare.
 
 acquire and prepare are pure (no tracking run among their inputs), so Prefect
-can cache them by inputs + task source; their results are persisted under the
-`cache_dir` setting. What acquire fetched is written to the tracking run by
-`record_dataset`, which always runs, so a cache hit is still recorded.
+can cache them; their results are persisted under the `cache_dir` setting.
+acquire is keyed by the source's content, never by its name alone
+(`SourceContent`); prepare by the data's digest and its own inputs. What
+acquire returned is written to the tracking run by `record_dataset`, which
+always runs, so a cache hit is still recorded, with the digest and row count
+of the data actually used.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from prefect import task
-from prefect.cache_policies import INPUTS, TASK_SOURCE
+from prefect.cache_policies import INPUTS, TASK_SOURCE, CachePolicy
 from prefect.logging import get_run_logger
+from prefect.utilities.hashing import hash_objects
 
 from mlcadence import tracking
 from mlcadence.pipeline import features, sources, validation
@@ -21,7 +27,9 @@ from mlcadence.pipeline.errors import DataUnavailable
 from mlcadence.settings import Settings
 
 ACQUIRE_RETRY_DELAYS = [1, 2, 4]  # seconds; backoff between attempts
-ACQUIRE_CACHE_EXPIRATION = timedelta(hours=12)  # FRED publishes at most daily
+# A content key already changes with the data; this only bounds how long an
+# entry for a closed range of history is trusted (FRED revises old values).
+ACQUIRE_CACHE_EXPIRATION = timedelta(hours=12)
 PREPARE_CACHE_EXPIRATION = timedelta(days=7)  # a pure function of data digest + params
 
 
@@ -36,13 +44,31 @@ def _retry_only_network_errors(task, task_run, state) -> bool:
     return False
 
 
+@dataclass
+class SourceContent(CachePolicy):
+    """acquire's cache key: the source's content key (`sources.content_key`:
+    a file's path, size, mtime and sha256; a URL's ETag/Last-Modified; FRED's
+    publication day) plus the task's code. No key, so no caching, when the
+    content cannot be known without fetching it (a URL without validators)."""
+
+    def compute_key(self, task_ctx, inputs: dict[str, Any], flow_parameters, **kwargs):
+        try:
+            content = sources.content_key(inputs["source"], inputs.get("start"), inputs.get("end"))
+        except Exception:  # noqa: BLE001 (a bad source fails in the task itself, uncached)
+            return None
+        if content is None:
+            return None
+        code = TASK_SOURCE.compute_key(task_ctx, inputs, flow_parameters, **kwargs)
+        return hash_objects(content, code, raise_on_failure=True)
+
+
 @task(
     name="acquire",
     retries=len(ACQUIRE_RETRY_DELAYS),
     retry_delay_seconds=ACQUIRE_RETRY_DELAYS,
     retry_jitter_factor=0.2,
     retry_condition_fn=_retry_only_network_errors,
-    cache_policy=INPUTS + TASK_SOURCE,
+    cache_policy=SourceContent(),
     cache_expiration=ACQUIRE_CACHE_EXPIRATION,
     persist_result=True,
 )

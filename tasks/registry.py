@@ -1,17 +1,23 @@
 """Prefect tasks over the model registry: register a challenger, and the
 promotion gate that may make it the champion (and says so with an event).
-The decisions are `mlcadence.pipeline.promotion`'s; these tasks add the run's
-log lines and the Prefect event."""
+The decisions are `mlcadence.pipeline`'s (`rescoring` judges, `promotion`
+records and moves the alias); these tasks add the run's log lines, the
+comparison artifact and the Prefect event."""
 
 from __future__ import annotations
 
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 from prefect.logging import get_run_logger
 
 from mlcadence import tracking
-from mlcadence.pipeline import promotion
-from mlcadence.pipeline.gate import GateDecision
+from mlcadence.pipeline import promotion, rescoring
+from mlcadence.pipeline.gate import GateDecision, GatePolicy
+from mlcadence.pipeline.recipe import Recipe
+from mlcadence.pipeline.sources import Dataset
+
+COMPARISON_ARTIFACT = "gate/comparison.json"
 
 PROMOTED_EVENT = "mlcadence.model.promoted"
 
@@ -50,29 +56,35 @@ def register(model_uri: str, name: str, run_id: str) -> int:
     return int(version.version)
 
 
-@task(name="promote")
+@task(name="promote", cache_policy=NO_CACHE)  # a side effect each time; never reused
 def promote(
     name: str,
     version: int,
-    metric: str,
+    challenger: Recipe,
+    dataset: Dataset,
     challenger_score: float,
-    min_improvement: float = 0.0,
+    policy: GatePolicy,
 ) -> GateDecision:
-    """Gate the challenger against the champion; move `champion` when it wins.
+    """Gate the challenger against the champion, both scored on `dataset`;
+    move `champion` when it wins.
 
-    The decision and both scores are recorded on the challenger's version (and
-    the active run); a change of champion emits `mlcadence.model.promoted`."""
+    The decision, both scores per fold and the test's p-value are recorded on
+    the challenger's version (and the active run, with the whole comparison
+    as an artifact); a change of champion emits `mlcadence.model.promoted`."""
+    client = tracking.Client()
     active = tracking.active_run()
-    decision = promotion.gate(
-        tracking.Client(),
-        name,
-        version,
-        metric=metric,
-        challenger_score=challenger_score,
-        min_improvement=min_improvement,
-        run_id=active.info.run_id if active else None,
-        on_promoted=announce_promotion,
-    )
+    run_id = active.info.run_id if active else None
+    decision = rescoring.judge(client, name, challenger, dataset.frame, challenger_score, policy)
+    if decision.evaluation is not None and run_id:
+        tracking.log_dict(decision.as_dict(), COMPARISON_ARTIFACT)
+    if decision.promote:
+        promotion.promote(
+            client, name, version, reason=decision, run_id=run_id, on_promoted=announce_promotion
+        )
+    else:
+        promotion.record_decision(
+            client, name, version, promotion.decision_record(decision), run_id
+        )
     logger = get_run_logger()
     if decision.promote:
         logger.info("promoted %s v%s to %s: %s", name, version, promotion.CHAMPION, decision.reason)

@@ -79,6 +79,10 @@ RegisterOpt = option(CommonParameters, "register_as", "--register-as")
 NoRegisterOpt = typer.Option(False, "--no-register", help="Log the run only; register nothing")
 MetricOpt = option(CommonParameters, "metric", "--metric")
 MinImpOpt = option(CommonParameters, "min_improvement", "--min-improvement")
+ConfidenceOpt = option(CommonParameters, "gate_confidence", "--gate-confidence")
+FoldsOpt = option(CommonParameters, "gate_folds", "--gate-folds")
+UnscorableOpt = option(CommonParameters, "gate_unscorable", "--gate-unscorable")
+MismatchOpt = option(CommonParameters, "gate_allow_mismatch", "--gate-allow-mismatch")
 ExperimentOpt = option(CommonParameters, "experiment", "--experiment", "-e")
 RefreshOpt = option(CommonParameters, "refresh_data", "--refresh-data")
 WindowOpt = option(EstimatorParameters, "window", "--window", "-w")
@@ -107,6 +111,10 @@ def train(
     no_register: bool = NoRegisterOpt,
     metric: str = MetricOpt,
     min_improvement: float = MinImpOpt,
+    gate_confidence: float = ConfidenceOpt,
+    gate_folds: int = FoldsOpt,
+    gate_unscorable: str = UnscorableOpt,
+    gate_allow_mismatch: bool = MismatchOpt,
     no_promote: bool = NoPromoteOpt,
     experiment: str = ExperimentOpt,
     refresh_data: bool = RefreshOpt,
@@ -137,6 +145,10 @@ def retrain(
     register_as: str = option(RetrainingParameters, "register_as", "--register-as"),
     metric: str = MetricOpt,
     min_improvement: float = MinImpOpt,
+    gate_confidence: float = ConfidenceOpt,
+    gate_folds: int = FoldsOpt,
+    gate_unscorable: str = UnscorableOpt,
+    gate_allow_mismatch: bool = MismatchOpt,
     experiment: str = ExperimentOpt,
     deploy: str = option(RetrainingParameters, "deploy", "--deploy"),
     as_json: bool = JsonOpt,
@@ -161,6 +173,10 @@ def sweep(
     no_register: bool = NoRegisterOpt,
     metric: str = MetricOpt,
     min_improvement: float = MinImpOpt,
+    gate_confidence: float = ConfidenceOpt,
+    gate_folds: int = FoldsOpt,
+    gate_unscorable: str = UnscorableOpt,
+    gate_allow_mismatch: bool = MismatchOpt,
     experiment: str = ExperimentOpt,
     refresh_data: bool = RefreshOpt,
     as_json: bool = JsonOpt,

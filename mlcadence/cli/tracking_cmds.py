@@ -242,6 +242,31 @@ def models_show(name: str, tracking_uri: str = TrackingUriOpt, as_json: bool = J
             for v in versions
         ],
     )
+    _gate_decisions(versions)
+
+
+def _gate_decisions(versions) -> None:
+    """Each gated version's decision: outcome and reason, and when both models
+    were scored on the same days, the test, its p-value and the fold scores."""
+    from mlcadence.pipeline.promotion import GATE_TAG_PREFIX as PREFIX
+
+    gated = [v for v in versions if PREFIX + "decision" in v.tags]
+    if not gated:
+        return
+    typer.echo("")
+    typer.echo("gate decisions")
+    for v in gated:
+        tag = {k[len(PREFIX) :]: value for k, value in v.tags.items() if k.startswith(PREFIX)}
+        typer.echo(f"  v{v.version} {tag['decision']}: {tag.get('reason', '')}")
+        if tag.get("test"):
+            typer.echo(
+                f"      {tag['test']} p={float(tag['p_value']):.4f} on {tag.get('evaluation', '')}"
+            )
+            for side in ("challenger", "champion"):
+                typer.echo(
+                    f"      {side:<10} {tag.get(side + '_mean_std', '')}  "
+                    f"folds {tag.get(side + '_folds', '')}"
+                )
 
 
 @models_app.command("alias")

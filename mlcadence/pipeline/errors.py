@@ -28,3 +28,7 @@ class InvalidData(PipelineError):
 
 class InvalidConfig(PipelineError):
     """An estimator, hyperparameter, split or metric name is unknown or out of range."""
+
+
+class ChampionUnscorable(PipelineError):
+    """The gate could not re-score the champion, and its policy says to fail."""

@@ -42,31 +42,36 @@ class Evaluation:
 
 
 def evaluate(model, X_test, y_test, y_train) -> Evaluation:
-    import numpy as np
-    from sklearn.metrics import (
-        accuracy_score,
-        classification_report,
-        confusion_matrix,
-        precision_recall_fscore_support,
-    )
+    from sklearn.metrics import classification_report, confusion_matrix
 
     predicted = model.predict(X_test)
-    precision, recall, f1, _ = precision_recall_fscore_support(
-        y_test, predicted, labels=list(LABELS), zero_division=0
-    )
-    metrics: dict[str, float] = {"accuracy": float(accuracy_score(y_test, predicted))}
-    for i, label in enumerate(LABELS):
-        for name, scores in zip(PER_LABEL, (precision, recall, f1), strict=True):
-            metrics[f"{name}_label_{label}"] = float(scores[i])
-    metrics["f1score_macro"] = float(np.mean(f1))
+    metrics = scores(y_test, predicted, y_train)
     majority = majority_class(y_train)
-    metrics["baseline_accuracy"] = float(np.mean(np.asarray(y_test) == majority))
-    metrics["accuracy_over_baseline"] = metrics["accuracy"] - metrics["baseline_accuracy"]
     report = classification_report(
         y_test, predicted, labels=list(LABELS), target_names=["down (0)", "up (1)"], zero_division=0
     )
     confusion = confusion_matrix(y_test, predicted, labels=list(LABELS)).tolist()
     return Evaluation(metrics, report, [[int(v) for v in row] for row in confusion], majority)
+
+
+def scores(y_test, predicted, y_train) -> dict[str, float]:
+    """Every metric of METRIC_NAMES for `predicted` against `y_test`; the
+    baseline is the majority class of `y_train`."""
+    import numpy as np
+    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        y_test, predicted, labels=list(LABELS), zero_division=0
+    )
+    metrics: dict[str, float] = {"accuracy": float(accuracy_score(y_test, predicted))}
+    for i, label in enumerate(LABELS):
+        for name, values in zip(PER_LABEL, (precision, recall, f1), strict=True):
+            metrics[f"{name}_label_{label}"] = float(values[i])
+    metrics["f1score_macro"] = float(np.mean(f1))
+    majority = majority_class(y_train)
+    metrics["baseline_accuracy"] = float(np.mean(np.asarray(y_test) == majority))
+    metrics["accuracy_over_baseline"] = metrics["accuracy"] - metrics["baseline_accuracy"]
+    return metrics
 
 
 def majority_class(y_train) -> int:

@@ -1,10 +1,12 @@
 """From prices to (features, label): the book's stock-direction problem.
 
 label[t] = 1 when day t moved up, else 0. "Moved up" is close > open when the
-source has OHLC prices (as in the book), and close[t] > close[t-1] for
-single-price series. The features of day t are the labels of the `window`
-days before it, oldest first, in columns `lag_<window>` … `lag_1`, so a
-sample never sees its own day or anything after it.
+source has OHLC prices (as in the book: rule `close_minus_open`), and
+close[t] > close[t-1] for single-price series (rule `close_to_close`); the
+rule's name is recorded with the run, so the gate can rebuild it. The
+features of day t are the labels of the `window` days before it, oldest
+first, in columns `lag_<window>` … `lag_1`, so a sample never sees its own
+day or anything after it.
 """
 
 from __future__ import annotations
@@ -23,23 +25,55 @@ DEFAULT_WINDOW = 14
 DEFAULT_TEST_SIZE = 0.25
 
 
-def label_columns(frame: pd.DataFrame) -> tuple[str, ...]:
-    """The price columns the label is computed from."""
-    if "Open" in frame.columns and "Close" in frame.columns:
-        return ("Open", "Close")
-    if "Close" in frame.columns:
-        return ("Close",)
+def _close_minus_open(frame: pd.DataFrame) -> pd.Series:
+    return frame["Close"] - frame["Open"]
+
+
+def _close_to_close(frame: pd.DataFrame) -> pd.Series:
+    return frame["Close"].diff().iloc[1:]  # the first day has no previous close
+
+
+@dataclass(frozen=True)
+class LabelRule:
+    """One definition of "the day moved up": the columns it needs and the move."""
+
+    columns: tuple[str, ...]
+    move: Callable[[pd.DataFrame], pd.Series]
+
+
+# In order of preference: the book's rule when the source has OHLC prices.
+LABEL_RULES: dict[str, LabelRule] = {
+    "close_minus_open": LabelRule(("Open", "Close"), _close_minus_open),
+    "close_to_close": LabelRule(("Close",), _close_to_close),
+}
+
+
+def label_rule_for(frame: pd.DataFrame) -> str:
+    """The name of the label rule a frame's columns call for."""
+    for name, rule in LABEL_RULES.items():
+        if all(column in frame.columns for column in rule.columns):
+            return name
     raise InvalidData(f"no Close column (columns: {', '.join(map(str, frame.columns))})")
 
 
-def label_moves(frame: pd.DataFrame) -> pd.Series:
-    """1 when the day moved up, 0 otherwise, indexed by date."""
-    columns = label_columns(frame)
-    if columns == ("Open", "Close"):
-        delta = frame["Close"] - frame["Open"]
-    else:
-        delta = frame["Close"].diff().iloc[1:]  # the first day has no previous close
-    return (delta > 0).astype("int64").rename("label")
+def label_columns(frame: pd.DataFrame) -> tuple[str, ...]:
+    """The price columns the label is computed from."""
+    return LABEL_RULES[label_rule_for(frame)].columns
+
+
+def label_moves(frame: pd.DataFrame, rule: str | None = None) -> pd.Series:
+    """1 when the day moved up, 0 otherwise, indexed by date; by `rule`
+    (default: the one the frame's columns call for)."""
+    name = rule or label_rule_for(frame)
+    chosen = LABEL_RULES.get(name)
+    if chosen is None:
+        raise InvalidConfig(f"unknown label rule {name!r}: use one of {', '.join(LABEL_RULES)}")
+    missing = [column for column in chosen.columns if column not in frame.columns]
+    if missing:
+        raise InvalidData(
+            f"label rule {name} needs the column(s) {', '.join(missing)}, which the data lacks"
+        )
+    return (chosen.move(frame) > 0).astype("int64").rename("label")
 
 
 def feature_names(window: int) -> list[str]:

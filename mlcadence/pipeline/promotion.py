@@ -78,17 +78,7 @@ def current_champion(
 
 def decision_record(decision: GateDecision) -> dict[str, str]:
     """The gate's decision as tag values (tags are strings; '' for none)."""
-    return {
-        "decision": decision.outcome,
-        "reason": decision.reason,
-        "metric": decision.metric,
-        "challenger_score": repr(decision.challenger_score),
-        "champion_score": "" if decision.champion_score is None else repr(decision.champion_score),
-        "champion_version": ""
-        if decision.champion_version is None
-        else str(decision.champion_version),
-        "min_improvement": repr(decision.min_improvement),
-    }
+    return decision.record()
 
 
 def record_decision(

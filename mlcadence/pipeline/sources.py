@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -246,3 +246,79 @@ Loader = Callable[[str, str, "pd.Timestamp | None", "pd.Timestamp | None"], Data
 LOADERS: dict[str, Loader] = {"fred": load_fred, "csv": load_csv, "synthetic": load_synthetic}
 SOURCE_FORMS = {"fred": "SERIES", "csv": "PATH_OR_URL", "synthetic": "SEED"}
 SOURCE_PATTERN = r"^(fred|csv|synthetic):.+$"
+
+
+# -- content keys -------------------------------------------------------------
+# What a cached copy of `load(uri, start, end)` must match to be reused: a key
+# that changes whenever the data the source would return may have changed, or
+# None when that cannot be known without fetching it (then nothing is cached).
+URL_VALIDATOR_TIMEOUT = 10  # seconds for the HEAD request that reads a URL's validators
+
+
+def content_key(uri: str, start: DateLike = None, end: DateLike = None, today=None) -> str | None:
+    """The cache key of `load(uri, start, end)` (see above); `today` (UTC by
+    default) decides whether an open-ended FRED range may have new days."""
+    scheme, sep, rest = uri.partition(":")
+    keyer = CONTENT_KEYS.get(scheme.lower()) if sep else None
+    if keyer is None or not rest:
+        return None
+    dates = f"{start or ''}..{end or ''}"
+    key = keyer(rest, _parse_date(end, "end"), today or datetime.now(UTC).date())
+    return None if key is None else f"{uri}|{dates}|{key}"
+
+
+def file_fingerprint(path: Path) -> str | None:
+    """Absolute path, size, mtime and sha256 of a local file (None if missing).
+    The digest catches an edit that kept size and mtime (a copy with -p, a
+    coarse clock); path and mtime make two same-content files distinct sources."""
+    try:
+        resolved = path.expanduser().resolve()
+        stat = resolved.stat()
+        digest = hashlib.sha256(resolved.read_bytes()).hexdigest()
+    except OSError:
+        return None
+    return f"file:{resolved}:{stat.st_size}:{stat.st_mtime_ns}:{digest}"
+
+
+def url_validators(url: str) -> str | None:
+    """The URL's ETag and Last-Modified from a HEAD request; None when the
+    server gives neither (or no answer): such a URL is fetched every time."""
+    import requests
+
+    try:
+        response = requests.head(url, timeout=URL_VALIDATOR_TIMEOUT, allow_redirects=True)
+    except requests.RequestException:
+        return None
+    etag, modified = response.headers.get("ETag"), response.headers.get("Last-Modified")
+    if response.status_code != 200 or not (etag or modified):
+        return None
+    return f"url:{response.url}:etag={etag or ''}:last-modified={modified or ''}"
+
+
+def _csv_key(location: str, end, today: date) -> str | None:
+    if location.startswith(("http://", "https://")):
+        return url_validators(location)
+    return file_fingerprint(Path(location))
+
+
+def _fred_key(series: str, end, today: date) -> str:
+    # FRED publishes daily series once a day (crypto series on weekends too):
+    # a range that is open, or ends today or later, may gain a day at the next
+    # publication, so its key carries today's date and expires with it. A
+    # closed past range is history and keeps its key.
+    mirror = fred_url() or "fred"
+    if end is None or end.date() >= today:
+        return f"fred:{mirror}:{series}:as-of={today.isoformat()}"
+    return f"fred:{mirror}:{series}"
+
+
+def _synthetic_key(seed: str, end, today: date) -> str:
+    return f"synthetic:{seed}"  # deterministic: the seed is the content
+
+
+ContentKey = Callable[[str, "pd.Timestamp | None", date], "str | None"]
+CONTENT_KEYS: dict[str, ContentKey] = {
+    "csv": _csv_key,
+    "fred": _fred_key,
+    "synthetic": _synthetic_key,
+}

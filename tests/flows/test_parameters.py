@@ -90,7 +90,17 @@ def test_prefect_yaml_parameters_only_override_defaults():
 def test_train_help_shows_the_parameter_descriptions():
     shown = CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "400"})
     assert shown.exit_code == 0
-    for field in ("source", "window", "model", "test_size", "min_improvement"):
+    for field in (
+        "source",
+        "window",
+        "model",
+        "test_size",
+        "min_improvement",
+        "gate_confidence",
+        "gate_folds",
+        "gate_unscorable",
+        "gate_allow_mismatch",
+    ):
         description = declared.TrainingParameters.model_fields[field].description
         assert description in shown.stdout, field
 

@@ -61,23 +61,30 @@ def load_input_example(client, run_id):
     return pd.DataFrame(doc["data"], columns=doc["columns"])
 
 
-def test_gate_keeps_the_champion_on_a_tie_and_promotes_a_better_model(store, run_flow):
-    first = run_flow(training, source="synthetic:1", register_as="demo", promote=True)
+def test_gate_keeps_the_champion_on_a_tie_and_decides_by_both_scores_on_the_same_days(
+    store, run_flow
+):
+    run_flow(training, source="synthetic:1", register_as="demo", promote=True)
     again = run_flow(training, source="synthetic:1", register_as="demo")  # same data, same model
     assert again.version == 2 and not again.champion_changed
     v1, v2 = store.get_model_version("demo", 1), store.get_model_version("demo", 2)
     assert "champion" in v1.aliases and v2.aliases == ["challenger"]
     assert v2.tags["mlcadence.gate.decision"] == "rejected"
     assert v2.tags["mlcadence.gate.champion_version"] == "1"
-    assert float(v2.tags["mlcadence.gate.champion_score"]) == first.metrics["accuracy"]
-    # a gate on a metric where the challenger is better (or not) decides by that metric
+    # the champion re-scored on the challenger's days: the same recipe scores the same
+    tie = v2.tags["mlcadence.gate.champion_score"]
+    assert float(tie) == float(v2.tags["mlcadence.gate.challenger_score"])
+    assert float(v2.tags["mlcadence.gate.p_value"]) == 1.0
+    # another estimator is promoted only when it is better on those days beyond the noise
     other = run_flow(
         training, source="synthetic:1", register_as="demo", model="logistic_regression"
     )
-    better = other.metrics["accuracy"] > first.metrics["accuracy"]
-    assert other.champion_changed is better
+    tags = store.get_model_version("demo", 3).tags
+    improvement = float(tags["mlcadence.gate.challenger_score"]) - float(tie)
+    beyond_noise = float(tags["mlcadence.gate.p_value"]) < 0.05
+    assert other.champion_changed is (improvement > 0 and beyond_noise)
     champion = store.get_registered_model("demo").aliases["champion"]
-    assert champion == (3 if better else 1)
+    assert champion == (3 if other.champion_changed else 1)
 
 
 def test_no_register_logs_only(store, run_flow):
