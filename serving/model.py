@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -103,7 +104,7 @@ def load(
     `fast_path`: use a verified faster predict for tree ensembles where one exists.
     `allow_unverified`: also load a model without a digest manifest (logged)."""
     try:
-        from mlcadence.tracking.models import load_model
+        from mlcadence.tracking.models.loading import open_model
         from mlcadence.tracking.uris import resolve_model_uri
     except ImportError as exc:  # pragma: no cover - the models layer is a sibling package
         raise ModelLoadError(f"The model layer is not available: {exc}") from exc
@@ -114,16 +115,23 @@ def load(
             if resolved.name and resolved.version is not None and uri.startswith("models:/")
             else uri
         )
-        pyfunc = load_model(pinned, allow_unverified=allow_unverified)
+        opened = open_model(pinned, allow_unverified=allow_unverified)
+        metadata = opened.files.mlmodel
+        table = saved_table(opened, metadata) if fast_path else None
+        if table is not None:
+            # Answers come from the verified table; the estimator is unpickled
+            # (scikit-learn imported) only if an input ever needs it.
+            predict_fn, wants_frame, source = _table_first(table, opened), False, None
+        else:
+            source = opened.pyfunc()
+            predict_fn, wants_frame = fast_predictor(source, metadata, fast_path)
     except Exception as exc:  # noqa: BLE001 - reported to the operator, not a client
         message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
         raise ModelLoadError(f"Could not load model {uri!r}: {message}") from exc
-    metadata = getattr(pyfunc, "metadata", None) or {}
     run_id = metadata.get("run_id") if isinstance(metadata, dict) else None
     mv = getattr(resolved, "model_version", None)
     if mv is not None and getattr(mv, "run_id", None):
         run_id = mv.run_id
-    predict_fn, wants_frame = fast_predictor(pyfunc, metadata, fast_path)
     return LoadedModel(
         predict_fn=predict_fn,
         schema=input_schema(metadata),
@@ -133,8 +141,42 @@ def load(
         version=None if resolved.version is None else str(resolved.version),
         run_id=run_id,
         serving_example=read_serving_example(Path(resolved.local_path)),
-        source=pyfunc,
+        source=source,
     )
+
+
+def saved_table(opened, metadata: dict):
+    """The forest table saved with the model, if it serves the model's predict method."""
+    from mlcadence.tracking.models.forest_table import ForestTable
+
+    raw = opened.files.forest_table
+    if raw is None:
+        return None
+    try:
+        table = ForestTable.from_bytes(raw)
+    except ValueError:
+        return None
+    return table if table.method == _predict_method_name(metadata) else None
+
+
+def _table_first(table, opened) -> Callable[[Any, dict | None], Any]:
+    from mlcadence.serving.fastpath import table_predict
+
+    lock = threading.Lock()
+    estimator: list[Any] = []
+
+    def estimator_method(X):
+        with lock:  # one unpickle, however many requests need it at once
+            if not estimator:
+                estimator.append(opened.unpickle())
+        return getattr(estimator[0], table.method)(X)
+
+    method = table_predict(table, estimator_method)
+
+    def predict(data: Any, params: dict | None = None) -> Any:
+        return method(data)
+
+    return predict
 
 
 def resolve_version(uri: str) -> str | None:

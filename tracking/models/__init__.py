@@ -10,16 +10,33 @@ Modules, one job each: `signature` (schemas and their enforcement),
 (the MLmodel file), `saving`/`loading`, `pyfunc` (the loaded model).
 """
 
-from mlcadence.tracking.models.loading import UnverifiedModelWarning, load_model
-from mlcadence.tracking.models.pyfunc import PyFuncModel
-from mlcadence.tracking.models.saving import ModelInfo, log_model, save_model
-from mlcadence.tracking.models.signature import (
-    ColSpec,
-    Schema,
-    Signature,
-    TensorSpec,
-    infer_signature,
-)
+import importlib
+
+# Public name -> the module defining it, imported on first use: a server that
+# only needs `signature` and `loading` never pays for saving's dependencies.
+_EXPORTS = {
+    "UnverifiedModelWarning": "loading",
+    "load_model": "loading",
+    "PyFuncModel": "pyfunc",
+    "ModelInfo": "saving",
+    "log_model": "saving",
+    "save_model": "saving",
+    "ColSpec": "signature",
+    "Schema": "signature",
+    "Signature": "signature",
+    "TensorSpec": "signature",
+    "infer_signature": "signature",
+}
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ColSpec",

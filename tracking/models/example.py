@@ -20,9 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from mlcadence.tracking.errors import InvalidInput
+from mlcadence.tracking.lazy import LazyModule
+
+pd = LazyModule("pandas")  # imported on first use: numeric serving never needs it
 
 EXAMPLE_FILE = "input_example.json"
 SERVING_EXAMPLE_FILE = "serving_input_example.json"

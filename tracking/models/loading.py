@@ -16,7 +16,7 @@ from pathlib import Path
 
 from mlcadence.tracking.conventions import MANIFEST_DIGEST_TAG
 from mlcadence.tracking.errors import ModelIntegrityError, NotFound
-from mlcadence.tracking.models import integrity
+from mlcadence.tracking.models import forest_table, integrity
 from mlcadence.tracking.models.mlmodel import (
     MLMODEL_FILE,
     SklearnModelSpec,
@@ -43,6 +43,9 @@ class ModelFiles:
     model_bytes: bytes = field(repr=False)
     verified: bool
     manifest_sha256: str | None  # of the manifest bytes that were used
+    # The tree table saved beside a forest (`forest_table.FILE`), read only
+    # from a verified directory: it is trusted to give the model's answers.
+    forest_table: bytes | None = field(default=None, repr=False)
 
 
 def registry_pin(model_version) -> str | None:
@@ -101,15 +104,44 @@ def read_model_files(
     doc = parse_mlmodel(files.read(MLMODEL_FILE), model_dir / MLMODEL_FILE)
     spec = sklearn_spec(doc, model_dir)
     model_bytes = files.read(spec.model_file)
-    files.check_rest(already_read={MLMODEL_FILE, spec.model_file})
-    return ModelFiles(doc, spec, model_bytes, files.verified, files.manifest_sha256)
+    already_read = {MLMODEL_FILE, spec.model_file}
+    table = None
+    if files.verified and forest_table.FILE in files.digests:
+        table = files.read(forest_table.FILE)
+        already_read.add(forest_table.FILE)
+    files.check_rest(already_read=already_read)
+    return ModelFiles(doc, spec, model_bytes, files.verified, files.manifest_sha256, table)
 
 
-def load_model(model_uri, client=None, *, allow_unverified: bool = False) -> PyFuncModel:
-    """Load a scikit-learn model from any model URI (runs:/, models:/, path).
+@dataclass(frozen=True)
+class OpenedModel:
+    """A model's checked files and where they came from; nothing unpickled yet."""
 
-    `allow_unverified=True` also loads a model that has no digest manifest
-    (one saved by MLflow), with a warning; only for models you trust."""
+    uri: str
+    resolved: object  # tracking.uris.ResolvedModel
+    files: ModelFiles
+
+    def unpickle(self):
+        """The estimator, from the bytes that were checked."""
+        fmt = get_format(self.files.spec.serialization_format)
+        return fmt.loads(self.files.model_bytes, self.files.spec.skops_trusted_types)
+
+    def pyfunc(self, estimator=None) -> PyFuncModel:
+        files = self.files
+        return PyFuncModel(
+            model=self.unpickle() if estimator is None else estimator,
+            metadata=files.mlmodel,
+            signature=signature_of(files.mlmodel),
+            model_uri=self.uri,
+            local_path=self.resolved.local_path,
+            predict_fn=files.spec.predict_fn,
+            model_version=self.resolved.model_version,
+            verified=files.verified,
+        )
+
+
+def open_model(model_uri, client=None, *, allow_unverified: bool = False) -> OpenedModel:
+    """Resolve `model_uri` and check its files (see `read_model_files`)."""
     from mlcadence.tracking.uris import resolve_model_uri
 
     resolved = resolve_model_uri(model_uri, client)
@@ -125,15 +157,12 @@ def load_model(model_uri, client=None, *, allow_unverified: bool = False) -> PyF
         expected_manifest_sha256=registry_pin(resolved.model_version),
         allow_unverified=allow_unverified,
     )
-    fmt = get_format(files.spec.serialization_format)
-    estimator = fmt.loads(files.model_bytes, files.spec.skops_trusted_types)
-    return PyFuncModel(
-        model=estimator,
-        metadata=files.mlmodel,
-        signature=signature_of(files.mlmodel),
-        model_uri=str(model_uri),
-        local_path=model_dir,
-        predict_fn=files.spec.predict_fn,
-        model_version=resolved.model_version,
-        verified=files.verified,
-    )
+    return OpenedModel(str(model_uri), resolved, files)
+
+
+def load_model(model_uri, client=None, *, allow_unverified: bool = False) -> PyFuncModel:
+    """Load a scikit-learn model from any model URI (runs:/, models:/, path).
+
+    `allow_unverified=True` also loads a model that has no digest manifest
+    (one saved by MLflow), with a warning; only for models you trust."""
+    return open_model(model_uri, client, allow_unverified=allow_unverified).pyfunc()

@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from mlcadence.tracking.entities import ModelVersion
 from mlcadence.tracking.errors import InvalidInput
+from mlcadence.tracking.lazy import LazyModule
 from mlcadence.tracking.models.signature import Signature, enforce
+
+pd = LazyModule("pandas")  # imported on first use: numeric serving never needs it
 
 
 @dataclass

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlcadence.tracking.errors import AlreadyExists, InvalidInput, InvalidState
-from mlcadence.tracking.models import integrity
+from mlcadence.tracking.models import forest_table, integrity
 from mlcadence.tracking.models.environment import (
     installed_version,
     resolve_requirements,
@@ -100,6 +100,18 @@ def _check_target(path: Path) -> None:
         )
 
 
+def _write_forest_table(sk_model, predict_fn: str, directory: Path) -> None:
+    """A tree ensemble's flat table beside it, when one gives exactly the
+    estimator's answers: a server then answers before importing scikit-learn.
+    MLflow ignores the file; the manifest covers it like every other."""
+    width = getattr(sk_model, "n_features_in_", None)
+    if not isinstance(width, int):
+        return
+    table = forest_table.compile_verified(sk_model, predict_fn, forest_table.probe_inputs(width))
+    if table is not None:
+        (directory / forest_table.FILE).write_bytes(table.to_bytes())
+
+
 def save_model(
     sk_model,
     path,
@@ -139,6 +151,7 @@ def save_model(
     tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{path.name}-", dir=staging))
     try:
         fmt.dump(sk_model, tmp / fmt.filename, skops_trusted_types)
+        _write_forest_table(sk_model, predict_fn, tmp)
         if example is not None:
             example.save(tmp)
         write_environment(tmp, requirements)

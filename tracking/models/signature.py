@@ -20,6 +20,7 @@ and column). Both raise `InvalidInput` naming the column or shape expected.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Mapping
@@ -28,9 +29,11 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from mlcadence.tracking.errors import InvalidInput
+from mlcadence.tracking.lazy import LazyModule
+
+pd = LazyModule("pandas")  # imported on first use: numeric serving never needs it
 
 # MLflow's DataType names -> the numpy dtype a column of that type holds.
 COLUMN_TYPES: dict[str, np.dtype] = {
@@ -221,15 +224,17 @@ def _numpy_type_name(dtype) -> str:
 
 
 # Python value type -> DataType, for object columns (checked in this order:
-# bool before int because bool is an int).
-_PY_VALUE_TYPES: list[tuple[type | tuple[type, ...], str]] = [
-    ((bool, np.bool_), "boolean"),
-    ((int, np.integer), "long"),
-    ((float, np.floating), "double"),
-    (str, "string"),
-    ((bytes, bytearray), "binary"),
-    ((pd.Timestamp, np.datetime64), "datetime"),
-]
+# bool before int because bool is an int). Built on first use: it names pandas.
+@functools.cache
+def _py_value_types() -> list[tuple[type | tuple[type, ...], str]]:
+    return [
+        ((bool, np.bool_), "boolean"),
+        ((int, np.integer), "long"),
+        ((float, np.floating), "double"),
+        (str, "string"),
+        ((bytes, bytearray), "binary"),
+        ((pd.Timestamp, np.datetime64), "datetime"),
+    ]
 
 
 def _is_missing(x) -> bool:
@@ -243,7 +248,7 @@ def _object_column_type(name, values) -> str:
     for v in values:
         if _is_missing(v):
             continue
-        for types, type_name in _PY_VALUE_TYPES:
+        for types, type_name in _py_value_types():
             if isinstance(v, types):
                 found.add(type_name)
                 break
