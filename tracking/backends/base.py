@@ -27,6 +27,7 @@ from collections.abc import Sequence
 
 from mlcadence.tracking import entities as e
 from mlcadence.tracking.conventions import VIEW_ACTIVE
+from mlcadence.tracking.errors import NotImplementedByStore
 
 
 class Store(ABC):  # noqa: B024 - a shared base holding `uri` and `close`, nothing abstract
@@ -53,6 +54,10 @@ class RunStore(Store):
 
     @abstractmethod
     def list_experiments(self, view: str = VIEW_ACTIVE) -> list[e.Experiment]: ...
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        """Only an active experiment, and only to a name no other has."""
+        raise NotImplementedByStore(f"{type(self).__name__} cannot rename experiments.")
 
     @abstractmethod
     def delete_experiment(self, experiment_id: str) -> None: ...

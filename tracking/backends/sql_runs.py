@@ -258,6 +258,24 @@ class SqlRunStore(SqlStoreBase, RunStore):
             ).all()
             return self._experiments_from_rows(conn, rows)
 
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        try:
+            with self._write() as conn:
+                row = self._active_experiment_row(
+                    conn,
+                    experiment_id,
+                    f"Cannot rename experiment {experiment_id}: it is not active. Restore it first.",
+                )
+                conn.execute(
+                    update(s.experiments)
+                    .where(s.experiments.c.experiment_id == row.experiment_id)
+                    .values(name=new_name, last_update_time=now_ms())
+                )
+        except exc.IntegrityError:
+            raise AlreadyExists(
+                f"Experiment '{new_name}' already exists. Choose another name."
+            ) from None
+
     def delete_experiment(self, experiment_id: str) -> None:
         self._move_experiment(
             experiment_id,
