@@ -49,7 +49,8 @@ from mlcadence.tracking.backends.atomic import (
     read_values,
     replace_file,
 )
-from mlcadence.tracking.backends.base import TrackingBackend
+from mlcadence.tracking.backends.base import LoggedModelStore, TrackingBackend
+from mlcadence.tracking.backends.file_logged_models import FileLoggedModelMixin
 from mlcadence.tracking.backends.file_registry import FileRegistryMixin
 from mlcadence.tracking.backends.file_yaml import dump_yaml, load_yaml
 from mlcadence.tracking.conventions import (
@@ -151,7 +152,7 @@ def latest_metric_value(metrics: list[entities.Metric]) -> float:
     return max(metrics, key=lambda m: (m.step, m.timestamp, m.value)).value
 
 
-class FileBackend(FileRegistryMixin, TrackingBackend):
+class FileBackend(FileRegistryMixin, FileLoggedModelMixin, TrackingBackend, LoggedModelStore):
     def __init__(self, uri: str, fsync: bool = False, artifact_root: str | None = None):
         """`fsync`: make every rewrite durable before it becomes visible
         (slower; MLflow's file store does not). `artifact_root`: the URI new

@@ -124,7 +124,9 @@ class SqlRunStore(SqlStoreBase, RunStore):
         self._run_stage = select(s.runs.c.lifecycle_stage).where(
             s.runs.c.run_id == bindparam("run_id")
         )
-        self._insert_metric = s.metrics.insert()
+        # Exact duplicates (a retried batch) are dropped by the metrics'
+        # identity index (sql_schema.metric_identity).
+        self._insert_metric = self._insert(s.metrics).on_conflict_do_nothing()
         metric_binds = {
             name: bindparam(name)
             for name in ("run_id", "key", "value", "is_nan", "timestamp", "step")
@@ -132,7 +134,7 @@ class SqlRunStore(SqlStoreBase, RunStore):
         dialect = self._engine.dialect
         self._raw_metric = (
             CompiledStatement(self._run_stage, dialect),
-            CompiledStatement(s.metrics.insert().values(metric_binds), dialect),
+            CompiledStatement(self._insert_metric.values(metric_binds), dialect),
             CompiledStatement(self._upsert_latest.values(metric_binds), dialect),
         )
         tag_insert = self._insert(s.tags)
