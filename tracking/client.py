@@ -135,6 +135,8 @@ def _parse_simple_filter(
                 "name LIKE 'x%' joined by AND."
             )
         field = m["field"].replace("`", "")
+        if field.startswith("tag."):  # MLflow accepts both spellings
+            field = "tags." + field[4:]
         if field not in allowed and not field.startswith("tags."):
             raise InvalidInput(
                 f"Invalid filter field '{field}': use one of {sorted(allowed)} or tags.<key>."

@@ -159,6 +159,12 @@ class RegistryStore(Store):
     @abstractmethod
     def update_registered_model(self, name: str, description: str) -> e.RegisteredModel: ...
 
+    def rename_registered_model(self, name: str, new_name: str) -> e.RegisteredModel:
+        raise NotImplementedByStore(
+            f"{type(self).__name__} cannot rename registered models; create the model under "
+            "the new name and register its versions again."
+        )
+
     @abstractmethod
     def delete_registered_model(self, name: str) -> None: ...
 

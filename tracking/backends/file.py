@@ -13,8 +13,9 @@ Layout (see ../shared/reference/mlflow-formats.md §1 and §6), so that
 
 Concurrency rules (tracking.backends.atomic): rewrites go through a temp file
 and os.replace, params are created with os.link (exactly one writer wins),
-metric lines are single O_APPEND writes, and a read-modify-write of one
-meta.yaml holds a file lock. A new experiment, run, registered model or model
+metric lines are single O_APPEND writes (under the run's lock, which keeps
+an exact duplicate record from being written twice), and a read-modify-write
+of one meta.yaml holds a file lock. A new experiment, run, registered model or model
 version is built complete in the staging area and renamed into place, so a
 process killed half-way (kill -9) leaves no half entry where MLflow or we
 look; readers still skip a directory without meta.yaml (written by an older
@@ -51,6 +52,7 @@ from mlcadence.tracking.backends.atomic import (
 )
 from mlcadence.tracking.backends.base import LoggedModelStore, TrackingBackend
 from mlcadence.tracking.backends.file_logged_models import FileLoggedModelMixin
+from mlcadence.tracking.backends.file_metric_lines import MetricLineIndex
 from mlcadence.tracking.backends.file_registry import FileRegistryMixin
 from mlcadence.tracking.backends.file_yaml import dump_yaml, load_yaml
 from mlcadence.tracking.conventions import (
@@ -171,6 +173,7 @@ class FileBackend(FileRegistryMixin, FileLoggedModelMixin, TrackingBackend, Logg
         self._runs: dict[str, tuple[str, str, tuple, entities.RunInfo]] = {}
         # Metric keys already validated; the hot path skips re-checking them.
         self._valid_metric_keys: set[str] = set()
+        self._metric_lines = MetricLineIndex()
         self._lock = threading.Lock()
         self._init_root()
 
@@ -699,16 +702,11 @@ class FileBackend(FileRegistryMixin, FileLoggedModelMixin, TrackingBackend, Logg
                 raise _param_changed(param.key, old, param.value, run_id)
         for param in params:
             self._write_param(run_dir, run_id, param.key, param.value)
-        lines: dict[str, list[str]] = {}
+        lines: dict[str, list[bytes]] = {}
         for m in metrics:
-            lines.setdefault(m.key, []).append(metric_line(m))
-        for key, key_lines in lines.items():
-            try:
-                append_bytes(
-                    os.path.join(run_dir, METRICS, key), "".join(key_lines).encode("utf-8")
-                )
-            except (NotADirectoryError, IsADirectoryError):
-                raise _key_clash("metric", key) from None
+            lines.setdefault(m.key, []).append(metric_line(m).encode("utf-8"))
+        if lines:
+            self._append_metric_lines(run_dir, lines)
         for tag in tags:
             self._write_tag(run_dir, tag.key, tag.value)
 
@@ -717,10 +715,20 @@ class FileBackend(FileRegistryMixin, FileLoggedModelMixin, TrackingBackend, Logg
             validation.validate_key(metric.key, "metric key")  # a file name: see base.py
             self._valid_metric_keys.add(metric.key)
         run_dir = self._active_run_dir(run_id)
-        try:
-            append_bytes(os.path.join(run_dir, METRICS, metric.key), metric_line(metric).encode())
-        except (NotADirectoryError, IsADirectoryError):
-            raise _key_clash("metric", metric.key) from None
+        self._append_metric_lines(run_dir, {metric.key: [metric_line(metric).encode()]})
+
+    def _append_metric_lines(self, run_dir: str, lines: dict[str, list[bytes]]) -> None:
+        """Append each key's lines, leaving out exact duplicates of records
+        already logged (file_metric_lines)."""
+        with self._lock_for(run_dir):
+            for key, key_lines in lines.items():
+                path = os.path.join(run_dir, METRICS, key)
+                try:
+                    fresh = self._metric_lines.new_lines(path, key_lines)
+                    if fresh:
+                        append_bytes(path, b"".join(fresh))
+                except (NotADirectoryError, IsADirectoryError):
+                    raise _key_clash("metric", key) from None
 
     def log_param(self, run_id, param: entities.Param) -> None:
         validation.validate_key(param.key, "param key")  # a file name: see base.py
