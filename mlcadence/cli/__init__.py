@@ -21,6 +21,7 @@ AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("pipeline_cmds", ("train", "retrain", "sweep")),
     ("serving_cmds", ("serve", "predict", "deploy", "deployments")),
     ("project_cmds", ("project",)),
+    ("server_cmds", ("server",)),
 )
 
 

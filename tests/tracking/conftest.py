@@ -7,6 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+# `tracking_server`: a real `mlcadence server` subprocess (see server_fixtures).
+from tests.tracking.server_fixtures import tracking_server  # noqa: F401
+
 
 @pytest.fixture
 def race():
