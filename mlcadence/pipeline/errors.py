@@ -28,3 +28,9 @@ class InvalidData(PipelineError):
 
 class InvalidConfig(PipelineError):
     """An estimator, hyperparameter, split or metric name is unknown or out of range."""
+
+
+class PromotionError(PipelineError):
+    """An alias cannot move as asked (e.g. no earlier champion to roll back to)."""
+
+    error_code = "INVALID_STATE"
