@@ -99,9 +99,7 @@ def test_prefect_yaml_train_from_the_ui_and_deploy_on_promotion(
                 "/flow_runs/filter",
                 json={"deployments": {"id": {"any_": [ids["deploy"]]}}, "limit": 10},
             ).json()
-            return [
-                r for r in found if r["parameters"].get("model_uri") == "models:/e2e@champion"
-            ]
+            return [r for r in found if r["parameters"].get("model_uri") == "models:/e2e@champion"]
 
         triggered = wait_for(deploy_runs, timeout=120)
         assert triggered, "no deploy flow run was created by the promotion event"
