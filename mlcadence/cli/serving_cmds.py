@@ -125,8 +125,10 @@ def deploy(
     if not registered:
         raise typer.BadParameter("give the registered model name (argument or --model)")
     if project is not None and target != "docker":
-        raise typer.BadParameter(
-            "--project gives the Docker environment: use it with --target docker"
+        from mlcadence.serving.errors import InvalidSetting
+
+        raise InvalidSetting(
+            "--project gives the Docker environment to serve in: use it with --target docker."
         )
     if tracking_uri:
         from mlcadence import tracking

@@ -66,3 +66,9 @@ def test_models_rollback_with_nothing_to_go_back_to_says_what_to_do(client):
     assert "no earlier holder" in str(result.exception)
     assert "mlcadence models promote clf VERSION" in str(result.exception)
     assert client.get_registered_model("clf").aliases == {"champion": 1}
+
+
+def test_deploy_project_is_refused_without_the_docker_target(client, tmp_path):
+    result = runner.invoke(app, ["deploy", "clf", "--project", str(tmp_path)])
+    assert result.exit_code != 0
+    assert "use it with --target docker" in str(result.exception)
