@@ -6,7 +6,6 @@ event triggering the `deploy` deployment."""
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -22,8 +21,10 @@ DEPLOYMENTS = {"train": "training", "retrain": "retraining", "sweep": "sweep", "
 
 
 def prefect_cli() -> list[str]:
-    found = shutil.which("prefect")
-    return [found] if found else [sys.executable, "-m", "prefect"]
+    """Prefect's CLI on this interpreter: a `prefect` found on PATH may belong
+    to another Python, which imports another mlcadence (and then runs the
+    flows of that one)."""
+    return [sys.executable, "-m", "prefect"]
 
 
 def wait_for(predicate, timeout: float, interval: float = 1.0):

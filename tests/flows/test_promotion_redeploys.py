@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,7 +19,7 @@ import pytest
 
 from mlcadence.flows import serve
 from mlcadence.flows.training import training
-from tests.flows.test_prefect_yaml_e2e import _retrying, wait_for
+from tests.flows.test_prefect_yaml_e2e import _retrying, prefect_cli, wait_for
 from tests.serving.flagship import BOOK_ROW
 
 pytestmark = pytest.mark.integration
@@ -32,11 +31,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def prefect_cli() -> list[str]:
-    found = shutil.which("prefect")
-    return [found] if found else [sys.executable, "-m", "prefect"]
 
 
 class Load:
@@ -126,6 +120,7 @@ def test_gate_cli_promotion_and_rollback_each_redeploy_the_champion_under_load(
         assert wait_for(lambda: redeployed(1, "1"), timeout=300), (deploy_runs(), served())
         (first,) = deploy_runs()
         assert first["parameters"]["model_uri"] == f"models:/{name}@champion"
+        (server,) = local_deployments(tmp_path / "state")
 
         with Load(f"http://127.0.0.1:{port}/invocations") as load:
             # 2. A second version, registered only, promoted by hand.
@@ -143,6 +138,10 @@ def test_gate_cli_promotion_and_rollback_each_redeploy_the_champion_under_load(
             assert f"{name}@champion -> version 1 (was version 2)" in rolled.stdout
             assert wait_for(lambda: redeployed(3, "1"), timeout=300), (deploy_runs(), served())
         assert load.failed == [] and load.ok > 0
+        # The local server followed the alias: each redeploy confirmed its hot
+        # reload instead of starting another process.
+        (followed,) = local_deployments(tmp_path / "state")
+        assert followed.handle == server.handle and "followed_at" in followed.details
 
         from mlcadence import tracking
 
@@ -171,6 +170,12 @@ def promotion_history(client, name: str):
     from mlcadence.pipeline.promotion import alias_history
 
     return alias_history(client, name)
+
+
+def local_deployments(state_dir) -> list:
+    from mlcadence.serving.local_target import LocalTarget
+
+    return LocalTarget(state_dir / "deployments" / "local").list()
 
 
 def stop_local_deployments(state_dir) -> None:
