@@ -100,6 +100,8 @@ def test_a_project_model_is_served_in_the_projects_docker_environment(
     from mlcadence.serving.docker_target import DockerTarget, free_port
     from mlcadence.serving.errors import DeployError
     from mlcadence.tracking import Client
+    from mlcadence.tracking.registry import register_model
+    from mlcadence.tracking.uris import resolve_model_uri
 
     suffix = secrets.token_hex(3)
     name = f"envmodel{suffix}"
@@ -141,6 +143,15 @@ def test_a_project_model_is_served_in_the_projects_docker_environment(
         assert flipped.json() == {"predictions": [0, 1]}
         listed = [d for d in DockerTarget().list(second["store"]) if d.name == name]
         assert [(d.version, d.handle) for d in listed] == [("2", second["handle"])]
+
+        # Another store's model of the same name may not take this store's port.
+        other = Client(str(tmp_path / "other"))
+        register_model(
+            str(resolve_model_uri(f"models:/{name}/2", client).local_path), name, client=other
+        )
+        with pytest.raises(DeployError, match=f"Port {port} is served .* another tracking store"):
+            DockerTarget().deploy(f"models:/{name}/1", port=port, tracking_uri=other.tracking_uri)
+        assert [d.handle for d in DockerTarget().list() if d.name == name] == [second["handle"]]
     finally:
         for c in docker.containers.list(
             all=True, filters={"label": f"mlcadence.deploy.name={name}"}
