@@ -108,7 +108,7 @@ def refuse_foreign_port(record: DeploymentRecord) -> DeployError:
     return DeployError(
         f"Port {record.port} is served by deployment {record.name!r} ({record.target}) of "
         f"another tracking store (store id {record.store}); choose another --port, or stop it "
-        f"from that store with `mlcadence deployments stop {record.name}`."
+        f"with `mlcadence deployments stop {record.port} --target {record.target} --all-stores`."
     )
 
 

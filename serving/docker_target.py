@@ -242,7 +242,9 @@ class DockerTarget:
         matches = [d for d in self.list(store) if d.name == key or str(d.port) == key]
         if not matches:
             raise DeploymentNotFound(
-                f"No docker deployment named or on port '{key}'; see `mlcadence deployments list`."
+                f"No docker deployment named or on port '{key}'"
+                + ("" if store is None else " of this tracking store")
+                + "; see `mlcadence deployments list --all-stores`."
             )
         docker = docker_client()
         for record in matches:

@@ -247,7 +247,9 @@ class LocalTarget:
         matches = [r for r in self.list(store) if r.name == key or str(r.port) == key]
         if not matches:
             raise DeploymentNotFound(
-                f"No local deployment named or on port {key!r}; see `mlcadence deployments list`."
+                f"No local deployment named or on port {key!r}"
+                + ("" if store is None else " of this tracking store")
+                + "; see `mlcadence deployments list --all-stores`."
             )
         for record in matches:
             if _alive(record):

@@ -202,12 +202,15 @@ def list_deployments(
 def stop_deployment(
     name_or_port: str = typer.Argument(..., help="Deployment name or port"),
     target: str = typer.Option("local"),
+    all_stores: bool = typer.Option(
+        False, "--all-stores", help="Also stop another tracking store's deployment."
+    ),
     tracking_uri: str = TrackingUriOpt,
 ) -> None:
     """Stop this store's deployment (in-flight requests finish first)."""
     from mlcadence.serving.deploy import get_target
 
-    record = get_target(target).stop(name_or_port, _store(tracking_uri, False))
+    record = get_target(target).stop(name_or_port, _store(tracking_uri, all_stores))
     typer.echo(f"stopped {record.name} (port {record.port})")
 
 

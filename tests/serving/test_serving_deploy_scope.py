@@ -105,6 +105,16 @@ def test_a_deploy_never_replaces_or_shares_a_port_with_another_stores_deployment
     assert [r.handle for r in local.list(in_b.store)] == [in_b.handle]
     assert served_version(port_a) == served_version(port_b) == "1"
 
+    # From store B, store A's deployment is stopped only when asked for all stores.
+    from mlcadence.cli import app
+
+    runner = CliRunner()
+    refused = runner.invoke(app, ["deployments", "stop", str(port_a)])
+    assert "of this tracking store" in str(refused.exception)
+    stopped = runner.invoke(app, ["deployments", "stop", str(port_a), "--all-stores"])
+    assert stopped.output == f"stopped m (port {port_a})\n"
+    assert [r.store for r in local.list()] == [in_b.store]
+
 
 def test_deployments_list_shows_this_stores_deployments_with_version_endpoint_and_health(
     tmp_path, train_forest, local, monkeypatch
