@@ -40,8 +40,9 @@ async def retraining(parameters: RetrainingParameters) -> TrainingResult:
 
 
 async def deploy_inline(name: str, version: int) -> dict:
-    """Run the deploy flow (flows/deployment.py) as a subflow. Imported late:
-    it brings in the serving stack, which training alone never needs."""
+    """Run the deploy flow (flows/deployment.py) as a subflow, for the alias
+    (which the deployment then follows), as the promotion event's run does.
+    Imported late: it brings in the serving stack, which training alone never needs."""
     from mlcadence.flows.deployment import deploy as deploy_flow
 
-    return deploy_flow(model_uri=f"models:/{name}/{version}", model_name=name, version=version)
+    return deploy_flow(model_uri=f"models:/{name}@champion", model_name=name, version=version)

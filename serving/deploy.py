@@ -6,14 +6,20 @@ deployment on the same port/name (on failure the old one keeps serving and
 `DeployError` is raised); `list` and `stop` manage what is running. Targets
 are looked up by name in `DEPLOY_TARGETS` ("module:Class", imported lazily so
 a target whose extra dependencies are missing costs nothing until used).
+
+Every deployment belongs to the tracking store its model came from (`store`,
+an id derived from the tracking URI): a deploy only ever replaces its own
+store's deployments, and refuses a port another store's deployment serves.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Protocol, runtime_checkable
+from urllib.parse import urlsplit, urlunsplit
 
 from mlcadence.serving.errors import DeployError
 
@@ -42,9 +48,14 @@ class DeploymentRecord:
     status: str = "running"
     log_path: str | None = None
     details: dict = field(default_factory=dict)
+    store: str | None = None  # store_id() of the tracking store the model came from
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def health_url(self) -> str:
+        return self.endpoint.removesuffix("/invocations") + "/health"
 
     @classmethod
     def from_dict(cls, data: dict) -> DeploymentRecord:
@@ -58,9 +69,63 @@ class DeployTarget(Protocol):
         self, model_uri: str, name: str, version: str | None, port: int, **options
     ) -> DeploymentRecord: ...
 
-    def list(self) -> list[DeploymentRecord]: ...
+    def list(self, store: str | None = None) -> list[DeploymentRecord]: ...
 
-    def stop(self, name_or_port: str | int) -> DeploymentRecord: ...
+    def stop(self, name_or_port: str | int, store: str | None = None) -> DeploymentRecord: ...
+
+
+def store_id(tracking_uri: str) -> str:
+    """A short, stable id of the tracking store at `tracking_uri` (the
+    password left out, so changing it keeps the id)."""
+    from mlcadence.tracking.tracking_uri import normalize_uri
+
+    parts = urlsplit(normalize_uri(tracking_uri))
+    netloc = parts.netloc.rpartition("@")[2]
+    user = parts.username
+    canonical = urlunsplit(parts._replace(netloc=f"{user}@{netloc}" if user else netloc))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def current_store(tracking_uri: str | None = None) -> str:
+    """store_id() of `tracking_uri`, else of the process's tracking URI."""
+    from mlcadence.tracking.tracking_uri import get_tracking_uri
+
+    return store_id(tracking_uri or get_tracking_uri())
+
+
+def port_taken_by_other_store(
+    records: list[DeploymentRecord], port: int, store: str
+) -> DeploymentRecord | None:
+    """A running deployment of another store on `port`: deploying there would
+    share the port with it (SO_REUSEPORT), so the deploy is refused."""
+    for record in records:
+        if record.port == port and record.store != store and record.status == "running":
+            return record
+    return None
+
+
+def refuse_foreign_port(record: DeploymentRecord) -> DeployError:
+    return DeployError(
+        f"Port {record.port} is served by deployment {record.name!r} ({record.target}) of "
+        f"another tracking store (store id {record.store}); choose another --port, or stop it "
+        f"with `mlcadence deployments stop {record.port} --target {record.target} --all-stores`."
+    )
+
+
+def probe_health(record: DeploymentRecord, timeout: float = 3.0) -> str:
+    """One look at a deployment's public /health: 'ok v<version>',
+    'unavailable', or 'unreachable'."""
+    import httpx
+
+    try:
+        response = httpx.get(record.health_url, timeout=timeout)
+        body = response.json()
+    except (httpx.HTTPError, ValueError):
+        return "unreachable"
+    served = (body.get("model") or {}).get("version")
+    if response.status_code == 200 and served is not None:
+        return f"ok v{served}"
+    return body.get("status") or f"HTTP {response.status_code}"
 
 
 def health_check(admin_port: int, version: str | None) -> tuple[bool, str]:
@@ -151,3 +216,20 @@ def deploy_model(
     record.model_name = record.model_name or model_name
     record_deployment(record)
     return record
+
+
+def list_deployments(
+    store: str | None, targets: tuple[str, ...] = tuple(DEPLOY_TARGETS)
+) -> tuple[list[DeploymentRecord], dict[str, str]]:
+    """Every target's deployments (of `store`; all stores when None), and
+    why each target that cannot be asked here (no Docker engine) was left out."""
+    from mlcadence.containers.errors import EngineUnavailable
+
+    records: list[DeploymentRecord] = []
+    unavailable: dict[str, str] = {}
+    for name in targets:
+        try:
+            records += get_target(name).list(store)
+        except (EngineUnavailable, DeployError) as exc:
+            unavailable[name] = exc.message
+    return records, unavailable

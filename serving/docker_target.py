@@ -7,6 +7,14 @@ serves. It is health-checked on a private admin port (127.0.0.1) until
 /health reports the new version; only then is the old container stopped
 (SIGTERM: uvicorn finishes in-flight requests). If the new one fails, it is
 removed, the old one keeps serving, and the deploy raises `DeployError`.
+
+A container serves the one version baked into its image, so a deployment of
+an alias (`models:/name@champion`) is re-resolved and replaced blue/green on
+each deploy (the promotion event starts one). Containers carry their store's
+id as a label: a deploy replaces only its own store's containers.
+
+The image is the slim serving image, or, given `base_image` (the project's
+Docker environment, found by the layer above), that image plus the server.
 """
 
 from __future__ import annotations
@@ -17,7 +25,14 @@ import time
 from pathlib import Path
 
 from mlcadence.containers.docker import docker_client
-from mlcadence.serving.deploy import DeploymentRecord, health_check, record_deployment
+from mlcadence.serving.deploy import (
+    DeploymentRecord,
+    health_check,
+    port_taken_by_other_store,
+    record_deployment,
+    refuse_foreign_port,
+    store_id,
+)
 from mlcadence.serving.docker_image import LABEL_PREFIX, build_server_image, image_tag
 from mlcadence.serving.errors import DeployError, DeploymentNotFound
 
@@ -57,15 +72,18 @@ class DockerTarget:
         output=lambda text: None,
         tracking_uri: str | None = None,
         health_timeout: float = HEALTH_TIMEOUT_S,
+        base_image: str | None = None,
         **_ignored,
     ) -> DeploymentRecord:
-        """Build `<model>:<version>`, start it on `port`, wait until /health
-        reports that version, then stop what served `port` before."""
+        """Build `<model>:<version>` (on `base_image`, a project's Docker
+        environment, when given), start it on `port`, wait until /health
+        reports that version, then stop what this store served there before."""
         from mlcadence.tracking import Client
         from mlcadence.tracking.models.loading import registry_pin
         from mlcadence.tracking.uris import resolve_model_uri
 
         client = Client(tracking_uri)
+        store = store_id(client.tracking_uri)
         resolved = resolve_model_uri(model_uri, client)
         model_name = resolved.name
         version = str(resolved.version) if resolved.version is not None else version
@@ -75,6 +93,8 @@ class DockerTarget:
                 "<model>:<version> tag. Deploy a models:/<name>/<version> (or @alias) URI."
             )
         name = name or model_name
+        if foreign := port_taken_by_other_store(self.list(), port, store):
+            raise refuse_foreign_port(foreign)
         image = build_server_image(
             Path(resolved.local_path),
             model_name,
@@ -83,14 +103,15 @@ class DockerTarget:
             self.cache_dir,
             output,
             manifest_sha256=registry_pin(resolved.model_version),
+            environment_image=base_image,
         )
         docker = docker_client()
         previous = [
             c
-            for c in self._containers(docker)
+            for c in self._containers(docker, store)
             if _labels(c).get("port") == str(port) or _labels(c).get("name") == name
         ]
-        container = self._start(docker, image, name, model_name, version, port, model_uri)
+        container = self._start(docker, image, name, model_name, version, port, model_uri, store)
         admin_port = int(_labels(container)["admin_port"])
         try:
             self._wait_healthy(container, admin_port, version, health_timeout)
@@ -118,17 +139,20 @@ class DockerTarget:
                 "image_id": image.id,
                 "container_id": container.id,
                 "admin_port": admin_port,
+                "environment": base_image or "slim",
             },
+            store=store,
         )
         record_deployment(record, client)
         for key in ("image", "image_id", "container_id"):
             client.set_model_version_tag(model_name, version, f"docker.{key}", record.details[key])
         return record
 
-    def _start(self, docker, image, name, model_name, version, port, model_uri):
+    def _start(self, docker, image, name, model_name, version, port, model_uri, store):
         admin_port = free_port()
         labels = {
             f"{LABEL_PREFIX}.target": TARGET_NAME,
+            f"{LABEL_PREFIX}.store": store,
             f"{LABEL_PREFIX}.name": name,
             f"{LABEL_PREFIX}.model_name": model_name,
             f"{LABEL_PREFIX}.version": str(version),
@@ -176,13 +200,16 @@ class DockerTarget:
         )
 
     # -- list / stop ----------------------------------------------------------
-    def _containers(self, docker):
-        return docker.containers.list(filters={"label": f"{LABEL_PREFIX}.target={TARGET_NAME}"})
+    def _containers(self, docker, store: str | None = None):
+        wanted = [f"{LABEL_PREFIX}.target={TARGET_NAME}"]
+        if store is not None:
+            wanted.append(f"{LABEL_PREFIX}.store={store}")
+        return docker.containers.list(filters={"label": wanted})
 
-    def list(self):
+    def list(self, store: str | None = None):
         docker = docker_client()
         records = []
-        for c in self._containers(docker):
+        for c in self._containers(docker, store):
             labels = _labels(c)
             port = int(labels.get("port", 0))
             records.append(
@@ -203,17 +230,21 @@ class DockerTarget:
                         "container_id": c.id,
                         "admin_port": labels.get("admin_port"),
                     },
+                    store=labels.get("store"),
                 )
             )
         return records
 
-    def stop(self, name_or_port):
-        """Stop the deployment(s) with this name or port; return the first one."""
+    def stop(self, name_or_port, store: str | None = None):
+        """Stop the deployment(s) with this name or port (of `store`, when
+        given); return the first one."""
         key = str(name_or_port)
-        matches = [d for d in self.list() if d.name == key or str(d.port) == key]
+        matches = [d for d in self.list(store) if d.name == key or str(d.port) == key]
         if not matches:
             raise DeploymentNotFound(
-                f"No docker deployment named or on port '{key}'; see `mlcadence deployments list`."
+                f"No docker deployment named or on port '{key}'"
+                + ("" if store is None else " of this tracking store")
+                + "; see `mlcadence deployments list --all-stores`."
             )
         docker = docker_client()
         for record in matches:

@@ -1,4 +1,5 @@
-"""Thin Prefect tasks over `serving.deploy`: resolve, deploy, record."""
+"""Thin Prefect tasks over `serving.deploy`: resolve, find the environment,
+deploy, record."""
 
 from __future__ import annotations
 
@@ -14,6 +15,21 @@ def resolve_model(model_uri: str) -> str:
     version = deploying.resolve_version(model_uri)
     get_run_logger().info("%s is version %s", model_uri, version)
     return version
+
+
+@task(name="serving-environment")
+def serving_environment(model_uri: str, project: str | None) -> str | None:
+    """The project's Docker environment to serve in (built when missing), or
+    None for the slim image."""
+    from mlcadence import tracking
+    from mlcadence.pipeline.serving_environment import serving_environment as find
+
+    logger = get_run_logger()
+    image = find(tracking.Client(), model_uri, project, output=lambda text: None)
+    logger.info(
+        "serving %s in %s", model_uri, f"the project's environment {image}" if image else "slim"
+    )
+    return image
 
 
 @task(name="start-deployment")

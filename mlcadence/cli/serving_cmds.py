@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from mlcadence.cli.tracking_cmds import TrackingUriOpt, _table
 from mlcadence.settings import ServingSettings
 
 deployments_app = typer.Typer(help="Running deployments: list, stop.", no_args_is_help=True)
@@ -107,14 +108,40 @@ def deploy(
     port: int = typer.Option(5000, "--port", "-p"),
     host: str = typer.Option("127.0.0.1"),
     workers: int = typer.Option(1),
+    project: Path = typer.Option(
+        None,
+        "--project",
+        file_okay=False,
+        exists=True,
+        help="MLproject folder whose docker_env the docker target serves in (default: the "
+        "project the model's run came from, if any)",
+    ),
+    tracking_uri: str = TrackingUriOpt,
 ) -> None:
     """Deploy a registered model: start, health-check, then replace the old one."""
-    from mlcadence.serving.deploy import deploy_model
+    from mlcadence.serving.deploy import deploy_model, model_uri_for
 
     registered = model_name or model or name
     if not registered:
         raise typer.BadParameter("give the registered model name (argument or --model)")
-    options = {"host": host, "workers": workers} if target == "local" else {}
+    if project is not None and target != "docker":
+        from mlcadence.serving.errors import InvalidSetting
+
+        raise InvalidSetting(
+            "--project gives the Docker environment to serve in: use it with --target docker."
+        )
+    if tracking_uri:
+        from mlcadence import tracking
+
+        tracking.set_tracking_uri(tracking_uri)
+    options: dict = {"host": host, "workers": workers} if target == "local" else {}
+    if target == "docker":
+        from mlcadence.pipeline.serving_environment import serving_environment
+        from mlcadence.tracking import Client
+
+        options["base_image"] = serving_environment(
+            Client(), model_uri_for(registered, alias, version), project, output=typer.echo
+        )
     record = deploy_model(
         registered,
         alias=alias,
@@ -127,36 +154,63 @@ def deploy(
     typer.echo(f"{record.name}: {record.model_uri} (version {record.version}) at {record.endpoint}")
 
 
+def _store(tracking_uri: str | None, all_stores: bool) -> str | None:
+    from mlcadence.serving.deploy import current_store
+
+    return None if all_stores else current_store(tracking_uri)
+
+
+AllStoresOpt = typer.Option(
+    False, "--all-stores", help="Every tracking store's deployments, not only this store's."
+)
+
+
 @deployments_app.command("list")
 def list_deployments(
-    target: str = typer.Option("local"),
+    target: str = typer.Option(None, help="Only this target (local | docker; default: all)"),
+    all_stores: bool = AllStoresOpt,
+    tracking_uri: str = TrackingUriOpt,
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Deployments and whether their process/container is running."""
-    from mlcadence.serving.deploy import get_target
+    """This store's deployments on every target: version, endpoint and health (/health)."""
+    from mlcadence.serving.deploy import DEPLOY_TARGETS, get_target, list_deployments, probe_health
 
-    records = get_target(target).list()
+    if target is not None:
+        get_target(target)  # an unknown target names the choices
+    targets = (target,) if target else tuple(DEPLOY_TARGETS)
+    records, unavailable = list_deployments(_store(tracking_uri, all_stores), targets)
+    health = {id(r): probe_health(r) if r.status == "running" else r.status for r in records}
     if as_json:
-        typer.echo(json.dumps([r.to_dict() for r in records], indent=2))
+        rows = [{**r.to_dict(), "health": health[id(r)]} for r in records]
+        typer.echo(json.dumps(rows, indent=2))
         return
+    for name, why in unavailable.items():
+        typer.echo(f"({name}: not listed: {why})")
     if not records:
-        typer.echo("no deployments")
-    for r in records:
-        typer.echo(
-            f"{r.name:<20} {r.status:<8} v{r.version or '-':<5} {r.endpoint:<40} "
-            f"{r.model_uri}  (since {r.started_at})"
-        )
+        typer.echo("no deployments" + ("" if all_stores else " of this tracking store"))
+        return
+    headers = ["TARGET", "NAME", "MODEL", "VERSION", "ENDPOINT", "HEALTH", "SINCE"]
+    rows = [
+        [r.target, r.name, r.model_uri, r.version or "-", r.endpoint, health[id(r)], r.started_at]
+        + ([r.store or "-"] if all_stores else [])
+        for r in records
+    ]
+    _table(headers + (["STORE"] if all_stores else []), rows)
 
 
 @deployments_app.command("stop")
 def stop_deployment(
     name_or_port: str = typer.Argument(..., help="Deployment name or port"),
     target: str = typer.Option("local"),
+    all_stores: bool = typer.Option(
+        False, "--all-stores", help="Also stop another tracking store's deployment."
+    ),
+    tracking_uri: str = TrackingUriOpt,
 ) -> None:
-    """Stop a deployment (in-flight requests finish first)."""
+    """Stop this store's deployment (in-flight requests finish first)."""
     from mlcadence.serving.deploy import get_target
 
-    record = get_target(target).stop(name_or_port)
+    record = get_target(target).stop(name_or_port, _store(tracking_uri, all_stores))
     typer.echo(f"stopped {record.name} (port {record.port})")
 
 

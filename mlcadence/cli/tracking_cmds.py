@@ -28,6 +28,8 @@ JsonOpt = typer.Option(False, "--json", help="Print JSON instead of a table.")
 
 def register(app: typer.Typer) -> None:
     """Mount this area's commands on the top-level app."""
+    import mlcadence.cli.promotion_cmds  # noqa: F401 - its commands live on models_app
+
     app.add_typer(runs_app, name="runs")
     app.add_typer(experiments_app, name="experiments")
     app.add_typer(models_app, name="models")
@@ -267,72 +269,6 @@ def _gate_decisions(versions) -> None:
                     f"      {side:<10} {tag.get(side + '_mean_std', '')}  "
                     f"folds {tag.get(side + '_folds', '')}"
                 )
-
-
-@models_app.command("alias")
-def models_alias(
-    name: str,
-    alias: str,
-    version: int = typer.Argument(None, help="Version to point the alias at."),
-    delete: bool = typer.Option(False, "--delete", help="Remove the alias instead."),
-    tracking_uri: str = TrackingUriOpt,
-) -> None:
-    """Point ALIAS of model NAME at VERSION (or remove it with --delete)."""
-    client = Client(tracking_uri)
-    if delete:
-        client.delete_registered_model_alias(name, alias)
-        typer.echo(f"{name}@{alias} removed")
-        return
-    if version is None:
-        raise InvalidInput("Give the VERSION to point the alias at, or --delete to remove it.")
-    client.set_registered_model_alias(name, alias, version)
-    typer.echo(f"{name}@{alias} -> version {version}")
-
-
-@models_app.command("promote")
-def models_promote(
-    name: str,
-    version: int,
-    alias: str = typer.Option("champion", "--alias", help="Alias to move to VERSION."),
-    stage: str = typer.Option(
-        None, "--stage", help="Also move VERSION to this legacy stage, archiving the others in it."
-    ),
-    tracking_uri: str = TrackingUriOpt,
-) -> None:
-    """Make VERSION the one its alias (default: champion) resolves to."""
-    from mlcadence.pipeline import promotion
-
-    client = Client(tracking_uri)
-    promoted = promotion.promote(
-        client,
-        name,
-        version,
-        reason=f"promoted to {alias} by hand (mlcadence models promote)",
-        alias=alias,
-        on_promoted=_promotion_announcer(alias),
-    )
-    if stage:
-        client.transition_model_version_stage(name, version, stage, archive_existing_versions=True)
-    previous = promoted.previous_version
-    moved = f" (was version {previous})" if previous not in (None, version) else ""
-    typer.echo(f"{name}@{alias} -> version {version}{moved}")
-
-
-def _promotion_announcer(alias: str):
-    """The Prefect event a new champion deserves (the `deploy` deployment's
-    trigger deploys it), when a Prefect API is configured to hear it; other
-    aliases, and a terminal with no Prefect server, get no event."""
-    from mlcadence.pipeline.promotion import CHAMPION
-
-    if alias != CHAMPION:
-        return None
-    from prefect.settings import get_current_settings
-
-    if not get_current_settings().api.url:
-        return None
-    from mlcadence.tasks.registry import announce_promotion
-
-    return announce_promotion
 
 
 # -- store -------------------------------------------------------------------------------

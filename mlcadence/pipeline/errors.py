@@ -32,3 +32,9 @@ class InvalidConfig(PipelineError):
 
 class ChampionUnscorable(PipelineError):
     """The gate could not re-score the champion, and its policy says to fail."""
+
+
+class PromotionError(PipelineError):
+    """An alias cannot move as asked (e.g. no earlier champion to roll back to)."""
+
+    error_code = "INVALID_STATE"

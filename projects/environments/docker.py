@@ -30,7 +30,7 @@ from urllib.parse import urlparse
 
 from mlcadence.containers import wheelhouse
 from mlcadence.containers.docker import build_image, docker_client, image_exists
-from mlcadence.projects.environments.base import Execution
+from mlcadence.projects.environments.base import Execution, OutputSink
 from mlcadence.projects.errors import EnvironmentUnavailable, InvalidProject
 from mlcadence.projects.spec import DockerEnv, Project
 
@@ -58,6 +58,21 @@ def _content_hash(directory: Path) -> str:
     return digest.hexdigest()
 
 
+def environment_image(project: Project, output: OutputSink, cache_dir: Path) -> str:
+    """The project's `docker_env` image, built from its Dockerfile (or pulled)
+    when missing, as a run does: what a model trained by the project is served
+    in by the docker deploy target."""
+    if project.environment.kind != "docker_env":
+        raise InvalidProject(
+            f"The project at {project.directory} has no `docker_env` section, so it has no "
+            "Docker environment to serve in; add one (docker_env: {image: ...}) or deploy "
+            "without --project."
+        )
+    env = project.environment.docker
+    DockerEnvManager().ensure_base_image(docker_client(), project, env, output, cache_dir)
+    return env.image
+
+
 class DockerEnvManager:
     name = "docker"
 
@@ -70,16 +85,18 @@ class DockerEnvManager:
         docker_client()
 
     # -- images -------------------------------------------------------------------
-    def ensure_base_image(self, client, project: Project, env: DockerEnv, execution: Execution):
+    def ensure_base_image(
+        self, client, project: Project, env: DockerEnv, output: OutputSink, cache_dir: Path
+    ):
         if image_exists(client, env.image):
             return
         dockerfile = project.directory / "Dockerfile"
         if dockerfile.is_file():
-            execution.output(f"Base image {env.image} is missing; building it from {dockerfile}\n")
-            self._build_from_dockerfile(client, project, env.image, execution)
+            output(f"Base image {env.image} is missing; building it from {dockerfile}\n")
+            self._build_from_dockerfile(client, project, env.image, output, cache_dir)
             return
         try:
-            execution.output(f"Pulling {env.image}\n")
+            output(f"Pulling {env.image}\n")
             client.images.pull(env.image)
         except Exception as exc:
             raise EnvironmentUnavailable(
@@ -88,7 +105,9 @@ class DockerEnvManager:
                 "to the project so it is built automatically."
             ) from None
 
-    def _build_from_dockerfile(self, client, project: Project, tag: str, execution: Execution):
+    def _build_from_dockerfile(
+        self, client, project: Project, tag: str, output: OutputSink, cache_dir: Path
+    ):
         from mlcadence.settings import get_settings
 
         with tempfile.TemporaryDirectory(prefix="mlcadence-base-ctx-") as tmp:
@@ -107,14 +126,12 @@ class DockerEnvManager:
             third_party = [ln for ln in lines if wheelhouse.requirement_name(ln) != own]
             if len(third_party) != len(lines):
                 # `mlcadence` is this checkout's wheel; pip needs its dependencies too.
-                shutil.copy(wheelhouse.own_wheel(execution.cache_dir, execution.output), wheels)
+                shutil.copy(wheelhouse.own_wheel(cache_dir, output), wheels)
                 third_party = wheelhouse.merge_requirements(
                     wheelhouse.own_dependencies(), third_party, set()
                 )
             if third_party:
-                built = wheelhouse.third_party_wheelhouse(
-                    third_party, execution.cache_dir, execution.output
-                )
+                built = wheelhouse.third_party_wheelhouse(third_party, cache_dir, output)
                 for whl in built.glob("*.whl"):
                     shutil.copy(whl, wheels)
             (wheels / "requirements.txt").write_text("\n".join(lines) + "\n")
@@ -122,7 +139,7 @@ class DockerEnvManager:
                 client,
                 context,
                 tag,
-                execution.output,
+                output,
                 buildargs={"BASE_IMAGE": get_settings().docker_base_image},
             )
 
@@ -133,7 +150,7 @@ class DockerEnvManager:
         tag = f"{_image_name(project)}:{version}"
         if not execution.build_image and image_exists(client, tag):
             return client.images.get(tag)
-        self.ensure_base_image(client, project, env, execution)
+        self.ensure_base_image(client, project, env, execution.output, execution.cache_dir)
         with tempfile.TemporaryDirectory(prefix="mlcadence-project-ctx-") as tmp:
             context = Path(tmp)
             shutil.copytree(

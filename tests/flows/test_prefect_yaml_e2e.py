@@ -6,7 +6,6 @@ event triggering the `deploy` deployment."""
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -22,8 +21,10 @@ DEPLOYMENTS = {"train": "training", "retrain": "retraining", "sweep": "sweep", "
 
 
 def prefect_cli() -> list[str]:
-    found = shutil.which("prefect")
-    return [found] if found else [sys.executable, "-m", "prefect"]
+    """Prefect's CLI on this interpreter: a `prefect` found on PATH may belong
+    to another Python, which imports another mlcadence (and then runs the
+    flows of that one)."""
+    return [sys.executable, "-m", "prefect"]
 
 
 def wait_for(predicate, timeout: float, interval: float = 1.0):
@@ -99,7 +100,7 @@ def test_prefect_yaml_train_from_the_ui_and_deploy_on_promotion(
                 "/flow_runs/filter",
                 json={"deployments": {"id": {"any_": [ids["deploy"]]}}, "limit": 10},
             ).json()
-            return [r for r in found if r["parameters"].get("model_uri") == "models:/e2e/1"]
+            return [r for r in found if r["parameters"].get("model_uri") == "models:/e2e@champion"]
 
         triggered = wait_for(deploy_runs, timeout=120)
         assert triggered, "no deploy flow run was created by the promotion event"

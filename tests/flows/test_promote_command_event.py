@@ -53,5 +53,7 @@ def test_models_promote_announces_the_champion_to_prefect(
     while not (events := promoted_events(api, "by-hand")) and time.monotonic() < deadline:
         time.sleep(1)
     (event,) = events
-    assert event["payload"]["model_uri"] == "models:/by-hand/2"
+    # the deploy trigger gets the alias, which the deployment then follows
+    assert event["payload"]["model_uri"] == "models:/by-hand@champion"
+    assert event["payload"]["version_uri"] == "models:/by-hand/2"
     assert event["payload"]["name"] == "by-hand" and event["payload"]["version"] == 2

@@ -7,6 +7,7 @@ import pytest
 
 from mlcadence import tracking
 from mlcadence.pipeline import promotion
+from mlcadence.pipeline.errors import PromotionError
 from mlcadence.tracking.errors import NotFound
 
 
@@ -71,8 +72,11 @@ def test_gate_promotes_the_first_version_and_calls_back_after_the_alias_moved(cl
     (event,) = heard
     assert event.payload() == {
         "name": "m",
+        "alias": "champion",
         "version": 1,
-        "model_uri": "models:/m/1",
+        "model_uri": "models:/m@champion",
+        "version_uri": "models:/m/1",
+        "by": "gate",
         "metric": "accuracy",
         "score": 0.6,
         "previous_version": None,
@@ -110,7 +114,8 @@ def test_promote_by_hand_records_the_reason_and_the_previous_champion(client):
         client, "m", second, reason="rolled forward by hand", on_promoted=heard.append
     )
     assert heard == [promoted]
-    assert promoted.previous_version == first and promoted.model_uri == "models:/m/2"
+    assert promoted.previous_version == first and promoted.version_uri == "models:/m/2"
+    assert promoted.model_uri == "models:/m@champion" and promoted.by == "hand"
     assert promoted.metric is None and promoted.score is None
     tags = client.get_model_version("m", second).tags
     assert tags["mlcadence.gate.reason"] == "rolled forward by hand"
@@ -123,3 +128,71 @@ def test_promote_of_a_missing_version_changes_nothing(client):
     with pytest.raises(NotFound):
         promotion.promote(client, "m", 9, reason="typo", on_promoted=heard.append)
     assert heard == [] and client.get_registered_model("m").aliases == {}
+
+
+def history_versions(client, name: str = "m") -> list[tuple[int, int | None, str]]:
+    return [(m.version, m.previous, m.by) for m in promotion.alias_history(client, name)]
+
+
+def test_every_promotion_is_appended_to_the_champion_history(client):
+    first, second = champion_and_challenger(client, 0.6, 0.7)
+    client.delete_registered_model_alias("m", "champion")  # start from no champion
+    promotion.gate(client, "m", first, metric="accuracy", challenger_score=0.6)
+    promotion.gate(client, "m", second, metric="accuracy", challenger_score=0.7)
+    promotion.promote(client, "m", first, reason="by hand")
+    assert history_versions(client) == [(1, None, "gate"), (2, 1, "gate"), (1, 2, "hand")]
+    assert promotion.alias_history(client, "m")[0].at.endswith("Z")
+
+
+def test_rollback_moves_back_through_the_history_and_says_so(client):
+    for score in (0.5, 0.6, 0.7):
+        version = scored_version(client, "m", score)
+        promotion.promote(client, "m", version, reason="next")
+    heard = []
+    back = promotion.rollback(client, "m", on_promoted=heard.append)
+    assert (back.version, back.previous_version, back.by) == (2, 3, "rollback")
+    assert heard == [back] and back.model_uri == "models:/m@champion"
+    assert client.get_registered_model("m").aliases["champion"] == 2
+    tags = client.get_model_version("m", 2).tags
+    assert tags["mlcadence.gate.reason"] == "rolled back from version 3 (mlcadence models rollback)"
+    # a second rollback goes further back, not forth to version 3
+    assert promotion.rollback(client, "m").version == 1
+    with pytest.raises(PromotionError, match="no earlier holder"):
+        promotion.rollback(client, "m")
+    assert client.get_registered_model("m").aliases["champion"] == 1
+
+
+def test_rollback_after_a_promotion_by_hand_returns_to_the_champion_it_replaced(client):
+    for score in (0.5, 0.6, 0.7):
+        version = scored_version(client, "m", score)
+        promotion.promote(client, "m", version, reason="next")
+    promotion.promote(client, "m", 1, reason="by hand")
+    assert promotion.rollback(client, "m").version == 3
+    assert promotion.rollback(client, "m").version == 2
+
+
+def test_rollback_counts_an_alias_set_outside_promotion_as_the_current_holder(client):
+    for score in (0.5, 0.6, 0.7):
+        scored_version(client, "m", score)
+    promotion.promote(client, "m", 1, reason="first")
+    client.set_registered_model_alias("m", "champion", 3)  # e.g. by MLflow's client
+    assert promotion.rollback(client, "m").version == 1
+
+
+def test_rollback_without_a_champion_or_a_history_says_what_to_do(client):
+    scored_version(client, "m", 0.5)
+    with pytest.raises(PromotionError, match="models promote m VERSION"):
+        promotion.rollback(client, "m")
+    client.set_registered_model_alias("m", "champion", 1)
+    with pytest.raises(PromotionError, match="no earlier holder"):
+        promotion.rollback(client, "m")
+
+
+def test_history_holders_is_a_stack_that_rollbacks_pop():
+    moves = [
+        promotion.AliasMove(v, None, by, "")
+        for v, by in [(1, "gate"), (2, "gate"), (3, "hand"), (2, "rollback"), (4, "gate")]
+    ]
+    assert promotion.holders(moves, 4) == [1, 2, 4]
+    assert promotion.holders(moves, 7) == [1, 2, 4, 7]
+    assert promotion.holders([], None) == []
