@@ -67,6 +67,39 @@ def test_tensor_shape_is_checked():
         convert({"inputs": [[1, 2, 3]]}, s)
 
 
+@pytest.mark.parametrize(
+    ("dtype", "values", "why"),
+    [
+        ("int32", [[1.7, 2.0]], "fraction"),
+        ("int32", [[2**40, 1]], "range"),
+        ("uint8", [[-1, 3]], "range"),
+        ("float64", [[True, 1.0]], "booleans"),
+        ("int64", [["1", "2"]], "text"),
+        ("bool", [[1, 0]], "not booleans"),
+    ],
+)
+def test_a_tensor_cast_that_would_change_a_value_is_refused(dtype, values, why):
+    s = schema({"type": "tensor", "tensor-spec": {"dtype": dtype, "shape": [-1, 2]}})
+    with pytest.raises(SchemaMismatch, match=why):
+        convert({"inputs": values}, s)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "values"),
+    [
+        ("int32", [[1.0, -2.0]]),
+        ("float32", [[1, 2]]),
+        ("float32", [[0.1, 2.5]]),
+        ("bool", [[True, False]]),
+    ],
+)
+def test_a_tensor_cast_that_keeps_every_value_is_accepted(dtype, values):
+    s = schema({"type": "tensor", "tensor-spec": {"dtype": dtype, "shape": [-1, 2]}})
+    mi = convert({"inputs": values}, s)
+    assert mi.data.dtype == np.dtype(dtype)
+    np.testing.assert_allclose(mi.data.astype(float), np.array(values, dtype=float), rtol=1e-7)
+
+
 def test_no_rows_and_unknown_shapes_are_bad_requests():
     with pytest.raises(BadRequest, match="no rows"):
         convert({"data": []})

@@ -730,10 +730,55 @@ def _typed_column(values: list, spec: ColSpec):
     return pd.Series([None if v is MISSING else v for v in values], dtype=object)
 
 
+def _lossy_tensor_cast(raw: np.ndarray, want: np.dtype) -> str | None:
+    """Why casting JSON values `raw` to `want` would change them, or None.
+    Numbers may round to a float type's precision (the client declared it);
+    they may not lose their fraction, wrap around, or turn into booleans, and
+    booleans and text are not numbers."""
+    have = raw.dtype.kind
+    if want.kind == "b":
+        return None if have == "b" else f"{raw.dtype} values are not booleans"
+    if have in "bUS":
+        return f"{'booleans' if have == 'b' else 'text values'} are not {want} numbers"
+    if want.kind in "iu" and have in "iuf" and raw.size:
+        if have == "f" and not (np.isfinite(raw).all() and (raw == np.trunc(raw)).all()):
+            return f"values with a fraction would be truncated to {want}"
+        limits = np.iinfo(want)
+        if raw.min() < limits.min or raw.max() > limits.max:
+            return f"values outside {want}'s range [{limits.min}, {limits.max}] would wrap around"
+    return None
+
+
+def _holds_bool(value: Any, depth: int) -> bool:
+    """Whether nested lists `depth` deep hold a JSON boolean anywhere."""
+    if depth <= 0:
+        return type(value) is bool
+    if depth == 1:
+        return any(type(v) is bool for v in value)
+    return any(_holds_bool(v, depth - 1) for v in value)
+
+
 def values_to_tensor(value: Any, spec: TensorSpec) -> np.ndarray:
-    """Nested JSON lists as the array a tensor spec describes (dtype and shape checked)."""
+    """Nested JSON lists as the array a tensor spec describes (dtype and shape
+    checked); a cast that would change a value is refused, as pyfunc does."""
+    want = np.dtype(spec.dtype)
     try:
-        arr = np.array(value, dtype=spec.dtype)
+        if want.kind in "biuf":
+            raw = np.array(value)
+            if raw.dtype.kind == "O":
+                raise ValueError("the nested lists are ragged or mix types")
+            if raw.dtype.kind != "b" and _holds_bool(value, raw.ndim):
+                # numpy reads [true, 1.0] as [1.0, 1.0]; the JSON said boolean.
+                raw = np.array(value, dtype=bool) if raw.size == 0 else raw.astype(bool)
+            lossy = _lossy_tensor_cast(raw, want)
+            if lossy:
+                raise InvalidInput(
+                    f"Input {spec.name or 'tensor'} must hold {want} values: {lossy}. Send "
+                    f"values of the model's type ({want})."
+                )
+            arr = raw.astype(want)
+        else:
+            arr = np.array(value, dtype=want)
     except (ValueError, TypeError, OverflowError) as exc:
         raise InvalidInput(
             f"Input {spec.name or 'tensor'} must be a rectangular array of {spec.dtype} with shape "
