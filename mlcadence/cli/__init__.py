@@ -30,6 +30,9 @@ def build_app(command: str | None = None) -> typer.Typer:
     None or no area claims it (help, a typo: Typer then lists everything)."""
     modules = [m for m, names in AREAS if command in names] or [m for m, _ in AREAS]
     app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+    # A Typer app with one command runs it without its name; a callback keeps
+    # `mlcadence server ...` a subcommand when its area mounts only that one.
+    app.callback()(lambda: None)
     for name in modules:
         importlib.import_module(f"mlcadence.cli.{name}").register(app)
     return app

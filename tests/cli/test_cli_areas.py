@@ -68,3 +68,13 @@ def test_an_unknown_command_is_refused():
     )
     assert out.returncode != 0
     assert "No such command" in out.stderr
+
+
+def test_an_area_with_a_single_command_still_takes_the_command_name():
+    out = subprocess.run(
+        [sys.executable, "-c", "from mlcadence.cli import main; main()", "server", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "--backend-store-uri" in out.stdout
