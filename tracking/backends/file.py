@@ -49,7 +49,8 @@ from mlcadence.tracking.backends.atomic import (
     read_values,
     replace_file,
 )
-from mlcadence.tracking.backends.base import TrackingBackend
+from mlcadence.tracking.backends.base import LoggedModelStore, TrackingBackend
+from mlcadence.tracking.backends.file_logged_models import FileLoggedModelMixin
 from mlcadence.tracking.backends.file_registry import FileRegistryMixin
 from mlcadence.tracking.backends.file_yaml import dump_yaml, load_yaml
 from mlcadence.tracking.conventions import (
@@ -59,6 +60,7 @@ from mlcadence.tracking.conventions import (
     VIEW_ACTIVE,
     VIEW_ALL,
     VIEW_DELETED,
+    location_uri,
     now_ms,
     path_to_file_uri,
 )
@@ -150,14 +152,18 @@ def latest_metric_value(metrics: list[entities.Metric]) -> float:
     return max(metrics, key=lambda m: (m.step, m.timestamp, m.value)).value
 
 
-class FileBackend(FileRegistryMixin, TrackingBackend):
-    def __init__(self, uri: str, fsync: bool = False):
+class FileBackend(FileRegistryMixin, FileLoggedModelMixin, TrackingBackend, LoggedModelStore):
+    def __init__(self, uri: str, fsync: bool = False, artifact_root: str | None = None):
         """`fsync`: make every rewrite durable before it becomes visible
-        (slower; MLflow's file store does not)."""
+        (slower; MLflow's file store does not). `artifact_root`: the URI new
+        experiments' artifact folders go under (default: the store itself)."""
         self.uri = str(uri)
         self.fsync = fsync
         self.root = root_from_uri(uri)
         self.root_uri = path_to_file_uri(self.root)
+        self.artifact_root = (
+            location_uri(artifact_root).rstrip("/") if artifact_root else self.root_uri
+        )
         self.trash = os.path.join(self.root, TRASH)
         self.staging = os.path.join(self.root, STAGING)
         self.models_dir = os.path.join(self.root, MODELS)
@@ -194,7 +200,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
 
     def _experiment_meta(self, exp_id: str, name: str, location: str | None, ts: int) -> dict:
         return {
-            "artifact_location": location or f"{self.root_uri}/{exp_id}",
+            "artifact_location": location or f"{self.artifact_root}/{exp_id}",
             "creation_time": ts,
             "effective_trace_archival_retention": None,
             "experiment_id": exp_id,
@@ -370,6 +376,19 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
             exp.last_update_time = now_ms()
             self._replace(os.path.join(exp_dir, META), dump_yaml(self._experiment_meta_dict(exp)))
         return exp
+
+    def rename_experiment(self, experiment_id, new_name) -> None:
+        exp_dir = self._find_experiment_dir(str(experiment_id))
+        with self._lock_for(self.root):  # the same lock as create: names stay unique
+            exp = self._read_experiment(exp_dir, with_tags=False)
+            if exp is None or exp.lifecycle_stage != ACTIVE:
+                raise InvalidState(
+                    f"Cannot rename experiment {experiment_id}: it is not active. Restore it first."
+                )
+            other = self.get_experiment_by_name(new_name)
+            if other is not None and other.experiment_id != exp.experiment_id:
+                raise AlreadyExists(f"Experiment '{new_name}' already exists. Choose another name.")
+            self._rewrite_experiment(exp_dir, name=new_name)
 
     def delete_experiment(self, experiment_id) -> None:
         experiment_id = str(experiment_id)
