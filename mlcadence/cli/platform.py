@@ -212,8 +212,22 @@ def _clients_environment(ctx: Context) -> dict[str, str]:
 
 
 def tracking_uri_of(ctx: Context) -> str:
+    """What clients log to: the tracking server once our client speaks HTTP
+    (a backend for http: is registered), else the store the server serves."""
+    from mlcadence.tracking.backends import backend_table
+
     tracking = ctx.records.get("tracking")
-    return tracking.url if tracking else ctx.tracking_store
+    if tracking is not None and "http" in backend_table():
+        return tracking.url
+    return ctx.tracking_store
+
+
+def _tracking_command(ctx: Context, port: int | None) -> list[str]:
+    return _python(
+        *("-m", "mlcadence.cli", "server", "--host", HOST, "--port", str(port)),
+        *("--backend-store-uri", ctx.tracking_store),
+        *("--artifacts-destination", ctx.artifacts_destination or "mlartifacts"),
+    )
 
 
 def _deployments_healthy(record: Record, ctx: Context) -> bool:
@@ -237,6 +251,17 @@ SERVICES: tuple[Service, ...] = (
         environment=lambda ctx: {"PREFECT_SERVER_ANALYTICS_ENABLED": "false"},
         urls=_prefect_urls,
         healthy=_prefect_healthy,
+    ),
+    Service(
+        name="tracking",
+        title="tracking server (MLflow REST API)",
+        port_option="--tracking-port",
+        default_port=5050,  # 5000 is `mlcadence serve`'s
+        phase=0,
+        command=_tracking_command,
+        environment=lambda ctx: {},
+        urls=lambda ctx, port: (f"http://{HOST}:{port}", None),
+        healthy=lambda record, ctx: http_ok(f"{record.url}/health"),
     ),
     Service(
         name="deployments",
@@ -371,23 +396,34 @@ def up(
         if records:  # partly up: the running services keep the store they were given
             tracking_store = up_tracking_uri(state_dir) or tracking_store
         ctx = Context(state_dir, ports, tracking_store, artifacts_destination, records)
-        for phase in sorted({s.phase for s in SERVICES}):
-            starting = []
-            for svc in (s for s in SERVICES if s.phase == phase):
-                if svc.name in records:
-                    results.append(Started(records[svc.name], already_running=True))
-                    continue
-                port = ports.get(svc.name, svc.default_port)
-                if port is not None and not port_is_free(port):
-                    raise PlatformError(
-                        f"port {port} for the {svc.title} is in use; choose another with "
-                        f"{svc.port_option}"
-                    )
-                starting.append((svc, spawn(svc, ctx, port, "up")))
-            for svc, record in starting:
-                wait_healthy(svc, record, ctx, timeout)
-                records[svc.name] = record
-                results.append(Started(record, already_running=False))
+        for svc in SERVICES:  # every port before anything starts
+            port = ports.get(svc.name, svc.default_port)
+            if svc.name not in records and port is not None and not port_is_free(port):
+                raise PlatformError(
+                    f"port {port} for the {svc.title} is in use; choose another with "
+                    f"{svc.port_option}",
+                    "INVALID_PARAMETER_VALUE",
+                )
+        try:
+            for phase in sorted({s.phase for s in SERVICES}):
+                starting = []
+                for svc in (s for s in SERVICES if s.phase == phase):
+                    if svc.name in records:
+                        results.append(Started(records[svc.name], already_running=True))
+                        continue
+                    port = ports.get(svc.name, svc.default_port)
+                    starting.append((svc, spawn(svc, ctx, port, "up")))
+                    results.append(Started(starting[-1][1], already_running=False))
+                for svc, record in starting:
+                    wait_healthy(svc, record, ctx, timeout)
+                    records[svc.name] = record
+        except BaseException:
+            # A half-started platform is worse than none: stop what this call started.
+            for item in reversed(results):
+                if not item.already_running:
+                    stop(item.record)
+                    record_path(state_dir, item.record.name).unlink(missing_ok=True)
+            raise
         marker = {"tracking_uri": tracking_uri_of(ctx), "at": time.time()}
         up_marker(state_dir).write_text(json.dumps(marker))
         return results
@@ -483,8 +519,7 @@ def client_environment(state_dir: Path) -> dict[str, str]:
     prefect = read_record(state_dir, "prefect")
     if prefect is not None and prefect.api_url:
         found["PREFECT_API_URL"] = prefect.api_url
-    tracking = read_record(state_dir, "tracking")
-    store = tracking.url if tracking is not None else up_tracking_uri(state_dir)
-    if store:
+    store = up_tracking_uri(state_dir)
+    if store and read_record(state_dir, "tracking") is not None:
         found["MLCADENCE_TRACKING_URI"] = store
     return found

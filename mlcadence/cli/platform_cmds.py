@@ -5,6 +5,7 @@ The work is done by `platform`; this module parses and prints.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -32,22 +33,30 @@ def _port_option(name: str):
 
 def up(
     prefect_port: int = _port_option("prefect"),
+    tracking_port: int = _port_option("tracking"),
     backend_store_uri: str = typer.Option(
         None,
         "--backend-store-uri",
         help="Store the platform's runs go to (default: MLCADENCE_TRACKING_URI or ./mlruns).",
     ),
+    artifacts_destination: str = typer.Option(
+        "mlartifacts",
+        "--artifacts-destination",
+        help="Directory the tracking server keeps uploaded artifacts in.",
+    ),
     timeout: float = typer.Option(
         platform.HEALTH_TIMEOUT, "--timeout", help="Seconds each service may take to be healthy."
     ),
 ) -> None:
-    """Start the Prefect server (UI), the deployments of prefect.yaml and a warm
-    runner for flow commands in the background; CLI commands then use them."""
+    """Start the Prefect server (UI), the tracking server, the deployments of
+    prefect.yaml and a warm runner for flow commands in the background; CLI
+    commands then use them."""
     from mlcadence.tracking.tracking_uri import get_tracking_uri, normalize_uri
 
     store = normalize_uri(backend_store_uri) if backend_store_uri else get_tracking_uri()
-    ports = {"prefect": prefect_port}
-    started = platform.up(state_dir(), ports, store, timeout=timeout)
+    ports = {"prefect": prefect_port, "tracking": tracking_port}
+    artifacts = os.path.abspath(os.path.expanduser(artifacts_destination))
+    started = platform.up(state_dir(), ports, store, artifacts, timeout=timeout)
     if all(s.already_running for s in started):
         typer.echo("mlcadence is already up:")
     for item in started:
