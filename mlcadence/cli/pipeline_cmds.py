@@ -206,6 +206,7 @@ def _run_flow(name: str, parameters: dict[str, Any], quiet: bool):
     if quiet:
         os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
     import prefect.context
+    from prefect.logging.configuration import setup_logging
     from prefect.settings import get_current_settings
 
     # Prefect read its settings when imported (maybe before the lines above,
@@ -219,6 +220,7 @@ def _run_flow(name: str, parameters: dict[str, Any], quiet: bool):
         notice = (lambda text: None) if quiet else _notice
         os.environ["PREFECT_API_URL"] = platform.ensure_prefect(platform_cmds.state_dir(), notice)
         prefect.context.refresh_global_settings_context()
+    setup_logging()  # at this command's level (updates an earlier setup's)
     import importlib
 
     from prefect.exceptions import ParameterTypeError

@@ -127,6 +127,9 @@ def write_record(state_dir: Path, record: Record) -> None:
 # -- ports and health ----------------------------------------------------------------
 def port_is_free(port: int, host: str = HOST) -> bool:
     with socket.socket() as probe:
+        # As the servers bind: a port whose old connections linger in
+        # TIME_WAIT (just after `down`) is free for them.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError:

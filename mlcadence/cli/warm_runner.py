@@ -14,7 +14,8 @@ whose caller disappears is interrupted the same way.
 Protocol, one connection per command: the caller sends b"R", a 4-byte length
 and a JSON request (argv, env, cwd, umask) with its three standard file
 descriptors attached; the runner answers the child's pid, then its exit
-status (4 bytes each, network order), then closes. b"?" is a health ping,
+status (4 bytes each, network order) once the command is done; the child may
+still be handing its last logs to the Prefect API then. b"?" is a health ping,
 answered b"!".
 """
 
@@ -32,19 +33,31 @@ from pathlib import Path
 
 # The commands that run flows: the ones worth a warm process.
 FORWARDED_COMMANDS = ("train", "retrain", "sweep")
+# What a flow command imports, found by comparing sys.modules before and after
+# a `train` (Prefect imports FastAPI to serialize parameters, graphviz and
+# filelock lazily; scikit-learn imports narwhals when given a DataFrame).
 PRELOADED = (
     "mlcadence.cli",
     "mlcadence.flows.training",
     "mlcadence.flows.retraining",
     "mlcadence.flows.sweep",
+    "mlcadence.tracking.backends.file",
+    "mlcadence.tracking.backends.sql",
+    "mlcadence.tracking.models",
+    "mlcadence.tracking.registry",
     "sklearn.ensemble",
     "sklearn.linear_model",
+    "narwhals",
     "prefect.flow_engine",
     "prefect.task_engine",
     "prefect.client.orchestration",
     "prefect.events.clients",
     "prefect.logging.handlers",
     "prefect.artifacts",
+    "fastapi",
+    "fastapi.encoders",
+    "graphviz",
+    "filelock",
 )
 _INT = struct.Struct("!i")
 
@@ -130,21 +143,23 @@ def run_child(conn: socket.socket) -> int:
     os.umask(request["umask"])
     sys.argv = request["argv"]
     conn.sendall(_INT.pack(os.getpid()))
-    threading.Thread(target=_interrupt_when_caller_leaves, args=(conn,), daemon=True).start()
+    finished = threading.Event()
+    threading.Thread(
+        target=_interrupt_when_caller_leaves, args=(conn, finished), daemon=True
+    ).start()
 
-    # Settings are read anew from the caller's environment, as a new process would.
-    import prefect.context
-    from prefect.logging.configuration import setup_logging
-
+    # Our settings are read anew from the caller's environment, as a new
+    # process would; Prefect's are, by the flow commands (`_run_flow`).
     from mlcadence.cli import run_command
     from mlcadence.settings import reload_settings
 
-    prefect.context.refresh_global_settings_context()
     reload_settings()
-    setup_logging(incremental=False)
     code = run_command()
     sys.stdout.flush()
     sys.stderr.flush()
+    # The command is done (its tracking run closed): the caller may go while
+    # this process still hands its last logs and events to the Prefect API.
+    finished.set()
     try:
         conn.sendall(_INT.pack(code))
     except OSError:
@@ -152,13 +167,14 @@ def run_child(conn: socket.socket) -> int:
     return code
 
 
-def _interrupt_when_caller_leaves(conn: socket.socket) -> None:
+def _interrupt_when_caller_leaves(conn: socket.socket, finished: threading.Event) -> None:
     try:
         while conn.recv(64):
             pass
     except OSError:
         pass
-    os.kill(os.getpid(), signal.SIGINT)
+    if not finished.is_set():
+        os.kill(os.getpid(), signal.SIGINT)
 
 
 # -- the caller ------------------------------------------------------------------------
@@ -189,8 +205,6 @@ def forward(path: Path, argv: list[str]) -> int | None:
         }
         try:
             code = _read_int(conn)
-            while conn.recv(4096):  # the child closes once it has fully exited
-                pass
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
