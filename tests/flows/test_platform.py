@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -120,6 +122,27 @@ def test_up_then_train_uses_its_servers_and_down_leaves_nothing_running(
     client = MlflowClient(tracking_uri=running["tracking"]["url"])
     statuses = [r.info.status for r in client.search_runs([tracked.info.experiment_id])]
     assert sorted(statuses) == ["FAILED", "FINISHED"]
+
+    # Ctrl-C on the caller reaches the command in the warm runner: it stops
+    # with 130 and leaves no run RUNNING (the step under way finishes first).
+    slow = subprocess.Popen(
+        [*mlcadence(), "train", "--source", "synthetic:5", "-p", "n_estimators=1500", "-q"],
+        env=home,
+        cwd=tmp_path / "elsewhere",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    experiment = [tracked.info.experiment_id]
+    deadline = time.monotonic() + 300
+    while not client.search_runs(experiment, "attributes.status = 'RUNNING'"):
+        assert slow.poll() is None and time.monotonic() < deadline, slow.communicate()
+        time.sleep(0.5)
+    slow.send_signal(signal.SIGINT)
+    _, err = slow.communicate(timeout=300)
+    assert slow.returncode == 130 and "interrupted" in err, err[-3000:]
+    statuses = [r.info.status for r in client.search_runs(experiment)]
+    assert len(statuses) == 3 and "RUNNING" not in statuses
 
     down = run_command([*mlcadence(), "down"], env=home)
     assert down.returncode == 0
