@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -81,8 +81,7 @@ class Record:
     url: str
     log: str
     api_url: str | None = None
-    started_by: str = "up"
-    extra: dict = field(default_factory=dict)
+    started_by: str = "up"  # or "auto": a flow command's reusable Prefect server
 
     def alive(self) -> bool:
         started = process_start_time(self.pid)
@@ -172,9 +171,6 @@ class Context:
     tracking_store: str
     artifacts_destination: str | None
     records: dict[str, Record]  # services already healthy, by name
-
-    def url(self, name: str) -> str:
-        return self.records[name].url
 
 
 @dataclass(frozen=True)
@@ -480,18 +476,18 @@ def ensure_prefect(state_dir: Path, notice: Callable[[str], None]) -> str:
     """The Prefect API URL of this machine's reusable server, started now
     (detached, idle-timed) if none runs. Later commands reuse it, which saves
     the temporary server Prefect would otherwise start in every command."""
+    svc = service("prefect")
+    ctx = Context(state_dir, {}, "", None, {})
     record = read_record(state_dir, "prefect")
-    if record is not None and _prefect_healthy(record, None):  # type: ignore[arg-type]
+    if record is not None and svc.healthy(record, ctx):
         return record.api_url or ""
     with platform_lock(state_dir):
         record = read_record(state_dir, "prefect")
         if record is not None:  # started by another command meanwhile, or still starting
-            ctx = Context(state_dir, {}, "", None, {})
-            wait_healthy(service("prefect"), record, ctx, HEALTH_TIMEOUT)
+            wait_healthy(svc, record, ctx, HEALTH_TIMEOUT)
             return record.api_url or ""
-        svc = service("prefect")
+        # The usual port when free (its URL is the one people know), else any.
         port = svc.default_port if port_is_free(svc.default_port or 0) else free_port()
-        ctx = Context(state_dir, {}, "", None, {})
         record = _spawn_auto_prefect(svc, ctx, port)
         notice(
             f"Starting a local Prefect server for this and later commands: {record.url} "

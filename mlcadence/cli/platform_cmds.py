@@ -69,13 +69,22 @@ def up(
 
 
 def down() -> None:
-    """Stop every service `mlcadence up` (or a flow command) started."""
+    """Stop every service `mlcadence up` (or a flow command) started, then the
+    local model servers (deployed on promotion, or by `mlcadence deploy
+    --target local`); Docker deployments keep running."""
     stopped = platform.down(state_dir())
-    if not stopped:
-        typer.echo("nothing is running")
-        return
     for record in stopped:
         typer.echo(f"stopped {record.name} (pid {record.pid})")
+    # After the services: no deploy flow can start another server meanwhile.
+    from mlcadence.serving.deploy import get_target
+
+    local = get_target("local")
+    servers = [r for r in local.list() if r.status == "running"]
+    for deployment in servers:
+        local.stop(deployment.name)
+        typer.echo(f"stopped deployment {deployment.name} (port {deployment.port})")
+    if not stopped and not servers:
+        typer.echo("nothing is running")
 
 
 def status() -> None:

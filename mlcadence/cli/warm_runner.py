@@ -75,7 +75,12 @@ def serve(path: Path) -> socket.socket:
     caller's connection."""
     path.unlink(missing_ok=True)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(str(path))
+    # Whoever may connect runs commands as this user: the owner only.
+    old_mask = os.umask(0o177)
+    try:
+        listener.bind(str(path))
+    finally:
+        os.umask(old_mask)
     listener.listen(16)
 
     def terminate(signum, frame):
@@ -88,15 +93,24 @@ def serve(path: Path) -> socket.socket:
     print(f"warm runner ready on {path} (pid {os.getpid()})", flush=True)
     while True:
         conn, _ = listener.accept()
-        kind = conn.recv(1)
+        conn.settimeout(5.0)  # a caller that sends nothing must not stall the others
+        try:
+            kind = conn.recv(1) if _same_user(conn) else b""
+        except OSError:
+            kind = b""
         if kind == b"?":
             conn.sendall(b"!")
-            conn.close()
-            continue
-        if os.fork() == 0:
+        elif kind == b"R" and os.fork() == 0:
             listener.close()
+            conn.settimeout(None)
             return conn
         conn.close()
+
+
+def _same_user(conn: socket.socket) -> bool:
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    return uid == os.getuid()
 
 
 def _reap_children(signum, frame) -> None:
@@ -131,6 +145,8 @@ def run_child(conn: socket.socket) -> int:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     request, fds = _receive(conn)
+    if len(request["argv"]) < 2 or request["argv"][1] not in FORWARDED_COMMANDS:
+        return 2  # only the flow commands run here
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
         os.close(fd)

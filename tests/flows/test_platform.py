@@ -147,6 +147,10 @@ def test_up_then_train_uses_its_servers_and_down_leaves_nothing_running(
     down = run_command([*mlcadence(), "down"], env=home)
     assert down.returncode == 0
     assert not any(alive(r["pid"]) for r in running.values())
+    # The promotion's deploy flow served the champion; down stops that server too.
+    deployments = Path(home["MLCADENCE_STATE_DIR"]) / "deployments" / "local"
+    servers = [json.loads(p.read_text()) for p in deployments.glob("*.json")]
+    assert not any(alive(int(s["handle"])) for s in servers if s.get("handle"))
     assert records(home) == {}
     status = run_command([*mlcadence(), "status"], env=home)
     assert status.returncode == 1 and status.stdout.count("stopped") == len(platform.SERVICES)
