@@ -128,7 +128,8 @@ def main() -> None:
                 print(f"run {i + 1}    {mode:<20} {elapsed:6.2f} s", flush=True)
     finally:
         for env in (quick_env, up_env):  # the quick start's server and the platform
-            subprocess.run([mlcadence, "down"], env=env, capture_output=True)
+            down = subprocess.run([mlcadence, "down"], env=env, capture_output=True, text=True)
+            print(down.stdout + down.stderr, end="", flush=True)
 
     peer = statistics.median(times["mlflow"])
     print()

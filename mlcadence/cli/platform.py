@@ -353,17 +353,44 @@ def wait_healthy(svc: Service, record: Record, ctx: Context, timeout: float) -> 
 
 
 def stop(record: Record, grace: float = STOP_GRACE) -> None:
-    """SIGTERM to the service's process group, SIGKILL after `grace` seconds."""
+    """SIGTERM to the service's process group and to every process it started
+    in a session of its own (a flow run of the `serve` process, the model
+    server a deploy flow starts), SIGKILL after `grace` seconds."""
+    if not record.alive():
+        return
+    others = descendants(record.pid)
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
         if not record.alive():
-            return
+            break
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(record.pid, sig)
+        for pid in others:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
         deadline = time.monotonic() + wait
         while record.alive() and time.monotonic() < deadline:
             _reap(record.pid)
             time.sleep(0.1)
     _reap(record.pid)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below `pid` (children, their children, ...)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, queue = [], [pid]
+    while queue:
+        for child in parents.get(queue.pop(), []):
+            found.append(child)
+            queue.append(child)
+    return found
 
 
 def _reap(pid: int) -> None:
