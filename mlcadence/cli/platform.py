@@ -18,7 +18,6 @@ import contextlib
 import fcntl
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -27,14 +26,20 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-import httpx
-
+from mlcadence.cli.processes import (
+    HOST,
+    Record,
+    free_port,
+    http_ok,
+    port_is_free,
+    process_start_time,
+    stop,
+    tail,
+)
 from mlcadence.errors import MlcadenceError
 
 HEALTH_TIMEOUT = 180.0  # a first start creates Prefect's database: 7-16 s, more on a busy box
-STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL
 AUTO_IDLE_TIMEOUT = 3600.0  # an auto-started Prefect server's idle life, in seconds
-HOST = "127.0.0.1"
 
 
 class PlatformError(MlcadenceError):
@@ -67,98 +72,6 @@ def platform_lock(state_dir: Path) -> Iterator[None]:
     with open(root / ".lock", "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         yield
-
-
-# -- records -----------------------------------------------------------------------
-@dataclass
-class Record:
-    """One running service, as written to `<name>.json`."""
-
-    name: str
-    pid: int
-    proc_start: str | None
-    port: int | None
-    url: str
-    log: str
-    api_url: str | None = None
-    started_by: str = "up"  # or "auto": a flow command's reusable Prefect server
-
-    def alive(self) -> bool:
-        started = process_start_time(self.pid)
-        return started is not None and started == self.proc_start
-
-
-def process_start_time(pid: int) -> str | None:
-    """The kernel's start time of a live `pid` (None once it has exited, even
-    as a zombie): tells our process from a recycled pid."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()
-    return None if fields[0] in ("Z", "X") else fields[19]
-
-
-def record_path(state_dir: Path, name: str) -> Path:
-    return platform_dir(state_dir) / f"{name}.json"
-
-
-def read_record(state_dir: Path, name: str) -> Record | None:
-    """The service's record if its process still runs; a stale one is removed."""
-    path = record_path(state_dir, name)
-    try:
-        record = Record(**json.loads(path.read_text()))
-    except (OSError, ValueError, TypeError):
-        return None
-    if record.alive():
-        return record
-    path.unlink(missing_ok=True)
-    return None
-
-
-def write_record(state_dir: Path, record: Record) -> None:
-    path = record_path(state_dir, record.name)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(record), indent=2))
-    os.replace(tmp, path)
-
-
-# -- ports and health ----------------------------------------------------------------
-def port_is_free(port: int, host: str = HOST) -> bool:
-    with socket.socket() as probe:
-        # As the servers bind: a port whose old connections linger in
-        # TIME_WAIT (just after `down`) is free for them.
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port(host: str = HOST) -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
-
-
-def http_ok(url: str, timeout: float = 2.0) -> bool:
-    try:
-        return httpx.get(url, timeout=timeout).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def socket_answers(path: Path, timeout: float = 2.0) -> bool:
-    """The warm runner answers a ping (b"?") on its socket."""
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-            conn.settimeout(timeout)
-            conn.connect(str(path))
-            conn.sendall(b"?")
-            return conn.recv(1) == b"!"
-    except OSError:
-        return False
 
 
 # -- the services -------------------------------------------------------------------
@@ -294,12 +207,41 @@ def service(name: str) -> Service:
     return next(s for s in SERVICES if s.name == name)
 
 
-# -- starting and stopping ------------------------------------------------------------
-def tail(path: str | Path, lines: int = 20) -> str:
+# -- records, starting and stopping ---------------------------------------------------
+def record_path(state_dir: Path, name: str) -> Path:
+    return platform_dir(state_dir) / f"{name}.json"
+
+
+def read_record(state_dir: Path, name: str) -> Record | None:
+    """The service's record if its process still runs; a stale one is removed."""
+    path = record_path(state_dir, name)
     try:
-        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
+        record = Record(**json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+    if record.alive():
+        return record
+    path.unlink(missing_ok=True)
+    return None
+
+
+def write_record(state_dir: Path, record: Record) -> None:
+    path = record_path(state_dir, record.name)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(record), indent=2))
+    os.replace(tmp, path)
+
+
+def socket_answers(path: Path, timeout: float = 2.0) -> bool:
+    """The warm runner answers a ping (b"?") on its socket."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(timeout)
+            conn.connect(str(path))
+            conn.sendall(b"?")
+            return conn.recv(1) == b"!"
     except OSError:
-        return ""
+        return False
 
 
 def spawn(svc: Service, ctx: Context, port: int | None, started_by: str) -> Record:
@@ -350,54 +292,6 @@ def wait_healthy(svc: Service, record: Record, ctx: Context, timeout: float) -> 
                 f"{record.log}:\n{tail(record.log)}"
             )
         time.sleep(0.2)
-
-
-def stop(record: Record, grace: float = STOP_GRACE) -> None:
-    """SIGTERM to the service's process group and to every process it started
-    in a session of its own (a flow run of the `serve` process, the model
-    server a deploy flow starts), SIGKILL after `grace` seconds."""
-    if not record.alive():
-        return
-    others = descendants(record.pid)
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-        if not record.alive():
-            break
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(record.pid, sig)
-        for pid in others:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, sig)
-        deadline = time.monotonic() + wait
-        while record.alive() and time.monotonic() < deadline:
-            _reap(record.pid)
-            time.sleep(0.1)
-    _reap(record.pid)
-
-
-def descendants(pid: int) -> list[int]:
-    """Every live process below `pid` (children, their children, ...)."""
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents.setdefault(int(fields[1]), []).append(int(entry.name))
-    found, queue = [], [pid]
-    while queue:
-        for child in parents.get(queue.pop(), []):
-            found.append(child)
-            queue.append(child)
-    return found
-
-
-def _reap(pid: int) -> None:
-    # A service started by this very process is our child: collect its status
-    # so it does not linger as a zombie that still looks alive.
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
 
 
 # -- the platform as a whole -------------------------------------------------------------

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from mlcadence.cli import platform
+from mlcadence.cli.processes import process_start_time
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +35,7 @@ def free_port() -> int:
 
 
 def alive(pid: int) -> bool:
-    return platform.process_start_time(pid) is not None
+    return process_start_time(pid) is not None
 
 
 @pytest.fixture
