@@ -6,6 +6,7 @@ Each area keeps its commands in its own module; this file only mounts them.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import typer
@@ -22,7 +23,17 @@ AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("serving_cmds", ("serve", "predict", "deploy", "deployments")),
     ("project_cmds", ("project",)),
     ("server_cmds", ("server",)),
+    ("platform_cmds", ("up", "down", "status")),
 )
+
+
+def use_running_platform() -> None:
+    # The one place where a command picks up `mlcadence up`'s services: the
+    # Prefect API URL and the tracking URI, unless the environment names its own.
+    from mlcadence.cli import platform, platform_cmds
+
+    for name, value in platform.client_environment(platform_cmds.state_dir()).items():
+        os.environ.setdefault(name, value)
 
 
 def build_app(command: str | None = None) -> typer.Typer:
@@ -30,9 +41,9 @@ def build_app(command: str | None = None) -> typer.Typer:
     None or no area claims it (help, a typo: Typer then lists everything)."""
     modules = [m for m, names in AREAS if command in names] or [m for m, _ in AREAS]
     app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
-    # A Typer app with one command runs it without its name; a callback keeps
-    # `mlcadence server ...` a subcommand when its area mounts only that one.
-    app.callback()(lambda: None)
+    # Also keeps `mlcadence server ...` a subcommand when its area mounts only
+    # that one (a Typer app with one command and no callback runs it nameless).
+    app.callback()(use_running_platform)
     for name in modules:
         importlib.import_module(f"mlcadence.cli.{name}").register(app)
     return app
@@ -46,7 +57,8 @@ def __getattr__(name: str):
     raise AttributeError(name)
 
 
-def main() -> None:
+def run_command() -> int:
+    """Run the command in sys.argv here; its exit status."""
     command = sys.argv[1] if len(sys.argv) > 1 else None
     try:
         build_app(command)()
@@ -54,4 +66,15 @@ def main() -> None:
         # One clear line and the family's exit status: the message already says
         # what to do, a traceback would only bury it.
         typer.secho(f"error: {exc.message}", fg=typer.colors.RED, err=True)
-        sys.exit(exc.cli_exit_code)
+        return exc.cli_exit_code
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    return 0
+
+
+def main() -> None:
+    from mlcadence.cli import platform, platform_cmds, warm_runner
+
+    # With `mlcadence up` running, flow commands run in its warm runner.
+    code = warm_runner.forward(platform.runner_socket(platform_cmds.state_dir()), sys.argv)
+    sys.exit(run_command() if code is None else code)

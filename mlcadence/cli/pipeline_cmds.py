@@ -1,9 +1,9 @@
 """`mlcadence train | retrain | sweep`: run the lifecycle flows from a terminal.
 
 Each command runs its Prefect flow in this process (progress shows as Prefect
-log lines), then prints a summary. With PREFECT_API_URL set the run appears in
-that server's UI; without it Prefect starts a temporary local server for the
-run (slower: a few seconds per command).
+log lines), then prints a summary. The Prefect API is PREFECT_API_URL, else
+`mlcadence up`'s server, else a local server that the first flow command
+starts and later ones reuse (see `platform.ensure_prefect`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import sys
-import threading
 from typing import Any
 
 import typer
@@ -220,33 +219,30 @@ def _run_flow(name: str, parameters: dict[str, Any], quiet: bool):
     # Offline-friendly default: Prefect's server otherwise tries to send
     # telemetry on start and logs a failure on every run without a network.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    # A temporary server's first start on a fresh machine creates its database
-    # (7-16 s here, more on a busy box); Prefect's default wait of 20 s is too
-    # tight for "works on a fresh machine".
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     if quiet:
         os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
+    import prefect.context
+    from prefect.logging.configuration import setup_logging
     from prefect.settings import get_current_settings
 
-    temporary_server = None
+    # Prefect read its settings when imported (maybe before the lines above,
+    # in a warm runner): read them again from this command's environment.
+    prefect.context.refresh_global_settings_context()
     if not get_current_settings().api.url:
-        if not quiet:
-            typer.secho(
-                "No PREFECT_API_URL: running on a temporary Prefect server (slower; no UI). "
-                "`prefect server start` + `export PREFECT_API_URL=http://127.0.0.1:4200/api` "
-                "for speed and the UI.",
-                fg=typer.colors.YELLOW,
-                err=True,
-            )
-        temporary_server = _start_temporary_server_early()
+        # Instead of a temporary server per command (about 5 s each), one local
+        # server that this and later commands share.
+        from mlcadence.cli import platform, platform_cmds
+
+        notice = (lambda text: None) if quiet else _notice
+        os.environ["PREFECT_API_URL"] = platform.ensure_prefect(platform_cmds.state_dir(), notice)
+        prefect.context.refresh_global_settings_context()
+    setup_logging()  # at this command's level (updates an earlier setup's)
     import importlib
 
     from prefect.exceptions import ParameterTypeError
 
     _keep_tracebacks_out_of_progress()
     flow = getattr(importlib.import_module(FLOWS[name]), name)
-    if temporary_server is not None:
-        temporary_server.join()
     try:
         return asyncio.run(flow(**parameters))
     except MlcadenceError:
@@ -259,25 +255,8 @@ def _run_flow(name: str, parameters: dict[str, Any], quiet: bool):
         _fail(f"{type(exc).__name__}: {exc}")
 
 
-def _start_temporary_server_early() -> threading.Thread:
-    """Start Prefect's temporary server now, in the background, instead of at
-    the flow's first API call: its subprocess boots while this process imports
-    the flows (scikit-learn, pandas), so the two waits overlap. Prefect's own
-    client later finds the same server instance already running (it is a
-    per-process singleton); if starting fails here, Prefect retries and
-    reports the error itself."""
-
-    def start() -> None:
-        try:
-            from prefect.server.api.server import SubprocessASGIServer
-
-            SubprocessASGIServer().start()
-        except Exception:  # noqa: BLE001 (see docstring)
-            pass
-
-    thread = threading.Thread(target=start, name="prefect-temporary-server", daemon=True)
-    thread.start()
-    return thread
+def _notice(text: str) -> None:
+    typer.secho(text, fg=typer.colors.YELLOW, err=True)
 
 
 class _WithoutExpectedTracebacks(logging.Formatter):

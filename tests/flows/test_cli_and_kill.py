@@ -180,7 +180,8 @@ def test_killed_process_leaves_a_run_that_reap_marks_failed(
 @pytest.mark.integration
 def test_readme_main_job_works_offline_without_a_prefect_server(tmp_path, run_command):
     """`mlcadence train --source synthetic:42` on a machine with no Prefect
-    server configured and an empty Prefect home: Prefect's temporary server."""
+    server configured and an empty Prefect home: it starts a local Prefect
+    server, says so, and the next command reuses it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLCADENCE_"))}
     env.update(
         PREFECT_HOME=str(tmp_path / "prefect-home"),
@@ -188,10 +189,20 @@ def test_readme_main_job_works_offline_without_a_prefect_server(tmp_path, run_co
         MLCADENCE_TRACKING_URI=str(tmp_path / "mlruns"),
         MLCADENCE_CACHE_DIR=str(tmp_path / "cache"),
     )
-    done = run_command(
-        [*mlcadence_command(), "train", "--source", "synthetic:42"], env=env, cwd=tmp_path
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "registered stockpred version 1" in done.stdout
-    assert "PROMOTED to champion" in done.stdout
-    assert "No PREFECT_API_URL" in done.stderr  # says why it is slower, and what to do
+    try:
+        done = run_command(
+            [*mlcadence_command(), "train", "--source", "synthetic:42"], env=env, cwd=tmp_path
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "registered stockpred version 1" in done.stdout
+        assert "PROMOTED to champion" in done.stdout
+        # says what it started, where its log is, and how it ends
+        assert "Starting a local Prefect server" in done.stderr
+        assert "mlcadence down" in done.stderr
+        again = run_command(
+            [*mlcadence_command(), "train", "--source", "synthetic:42"], env=env, cwd=tmp_path
+        )
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert "Starting a local Prefect server" not in again.stderr
+    finally:
+        run_command([*mlcadence_command(), "down"], env=env, timeout=120)
