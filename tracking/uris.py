@@ -15,10 +15,14 @@ turn. Schemes map to resolvers through a table, not an if-chain.
 
 from __future__ import annotations
 
+import atexit
 import posixpath
 import re
+import shutil
+import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
@@ -45,12 +49,41 @@ _MAX_SOURCE_HOPS = 8
 
 
 @dataclass(frozen=True)
+class ServerModelFiles:
+    """A model directory among a run's artifacts on a tracking server. It is
+    copied to a new local temporary directory (removed at exit) when first
+    used, and whoever loads it verifies the copy's bytes as for any local
+    model: what the server holds now is what gets checked."""
+
+    client: object = field(repr=False, compare=False)
+    run_id: str
+    path: str = ""
+
+    def __truediv__(self, subpath: str) -> ServerModelFiles:
+        return replace(self, path=posixpath.join(self.path, subpath) if self.path else subpath)
+
+    def download(self) -> Path:
+        target = Path(tempfile.mkdtemp(prefix="mlc-server-model-"))
+        atexit.register(shutil.rmtree, target, True)
+        return self.client.download_artifacts(self.run_id, self.path, target)
+
+
+@dataclass(frozen=True)
 class ResolvedModel:
-    local_path: Path
+    """`location` is a local directory, or model files on a tracking server;
+    `local_path` is always local (a server's files are copied on first use)."""
+
+    location: Path | ServerModelFiles
     name: str | None = None
     version: int | None = None
     model_version: ModelVersion | None = None
     run_id: str | None = None
+
+    @cached_property
+    def local_path(self) -> Path:
+        if isinstance(self.location, ServerModelFiles):
+            return self.location.download()
+        return self.location
 
 
 @dataclass(frozen=True)
@@ -197,13 +230,15 @@ def _resolve_models(uri: str, client, hops: int) -> ResolvedModel:
             "runs:/ URI or a path."
         )
     inner = _resolve(mv.source, client, hops + 1)
-    path = inner.local_path / ref.subpath if ref.subpath else inner.local_path
+    path = inner.location / ref.subpath if ref.subpath else inner.location
     return ResolvedModel(path, mv.name, mv.version, mv, mv.run_id or inner.run_id)
 
 
 def _resolve_runs(uri: str, client, hops: int) -> ResolvedModel:
     ref = parse_runs_uri(uri)
     client = _client(client)
+    if not client.artifacts_are_local(ref.run_id):
+        return ResolvedModel(ServerModelFiles(client, ref.run_id, ref.path), run_id=ref.run_id)
     # artifact_path() refuses paths that leave the run's artifact directory.
     return ResolvedModel(client.artifact_path(ref.run_id, ref.path), run_id=ref.run_id)
 
