@@ -7,6 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tests.http_fixtures import live_tracking_uri, mlflow_server  # noqa: F401
+
 
 @pytest.fixture
 def race():

@@ -20,7 +20,6 @@ from mlcadence.tracking.conventions import uri_scheme
 from mlcadence.tracking.entities import Metric, Param, RunStatus, RunTag
 from mlcadence.tracking.errors import AlreadyExists, InvalidInput, NotFound, TrackingError
 from tests.conftest import BACKEND_KINDS, _postgres_database
-from tests.http_fixtures import mlflow_server  # noqa: F401
 
 T0 = 1_700_000_000_000
 # A version source every store accepts: a tracking server refuses local paths

@@ -19,7 +19,7 @@ from mlcadence.tracking.backends.rest import RestBackend
 from mlcadence.tracking.backends.rest_http import RetryPolicy
 from mlcadence.tracking.errors import InvalidInput, ModelIntegrityError, NotFound, TrackingError
 from mlcadence.tracking.models import load_model, log_model
-from tests.http_fixtures import free_port, live_tracking_uri, mlflow_server  # noqa: F401
+from tests.http_fixtures import free_port
 
 
 @pytest.fixture
@@ -103,7 +103,9 @@ def _fitted():
 
 def test_model_logged_registered_and_loaded_over_http(client, run_id):
     model, X = _fitted()
-    info = log_model(model, "model", run_id=run_id, registered_model_name="http-model", client=client)
+    info = log_model(
+        model, "model", run_id=run_id, registered_model_name="http-model", client=client
+    )
     assert info.registered_version == 1 and info.local_path is None
     names = {i.path for i in client.list_artifacts(run_id, "model")}
     assert {"model/MLmodel", "model/mlcadence-manifest.json"} <= names
