@@ -156,6 +156,45 @@ class ServingSettings(BaseSettings):
         return env
 
 
+class ServerSettings(BaseSettings):
+    """The tracking server's knobs (`mlcadence server`, `python -m
+    mlcadence.tracking.server`, each uvicorn worker). Every field is also the
+    variable MLCADENCE_SERVER_<FIELD>; CLI options win over the environment.
+    Worker processes receive the configuration through those variables
+    (`as_environment`)."""
+
+    model_config = SettingsConfigDict(env_prefix="MLCADENCE_SERVER_", extra="ignore")
+
+    backend_store_uri: str | None = Field(
+        None, description="Store to serve (default: the tracking URI, MLCADENCE_TRACKING_URI)."
+    )
+    artifacts_destination: str = Field(
+        "./mlartifacts", description="Directory the server keeps and serves artifacts in."
+    )
+    host: str = Field("127.0.0.1", description="Interface to listen on.")
+    port: int = Field(5000, ge=0, le=65535, description="Port to listen on.")
+    workers: int = Field(1, ge=1, description="uvicorn worker processes.")
+    tokens_file: str | None = Field(
+        None, description="File of '<token> <scope>' lines (scope read or write); none = open."
+    )
+    tokens: str | None = Field(
+        None, description="The same content as the tokens file, lines or comma-separated."
+    )
+    access_log: bool = Field(False, description="Log every request (never its headers).")
+    log_level: str = Field("info", description="Server log level (debug, info, warning, error).")
+
+    def as_environment(self) -> dict[str, str]:
+        """These settings as the MLCADENCE_SERVER_* variables that recreate them."""
+        prefix = self.model_config["env_prefix"]
+        env = {}
+        for name, value in self.model_dump().items():
+            if value is None:
+                continue
+            text = ("1" if value else "0") if isinstance(value, bool) else str(value)
+            env[f"{prefix}{name.upper()}"] = text
+        return env
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()

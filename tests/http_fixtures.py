@@ -1,10 +1,11 @@
-"""A live tracking server for the tests of the http(s):// backend: the real
-`mlflow server` (sqlite store, artifacts proxied), started as a subprocess.
+"""Live tracking servers for the tests of the http(s):// backend: ours
+(`mlcadence server`, from tests/tracking/server_fixtures.py) and the real
+`mlflow server` (sqlite store, artifacts proxied), as subprocesses.
 
-Starting one takes many seconds, so a module shares one server and each test
-gets an emptied store (`live_tracking_uri`): every table is cleared except
-the schema version and the Default experiment, and the artifact directory is
-removed. Test modules import the fixtures they use.
+Starting `mlflow server` takes many seconds, so a module shares one and each
+test gets an emptied store: every table is cleared except the schema version
+and the Default experiment, and the artifact directory is removed. Test
+modules (or their conftest) import the fixtures they use.
 """
 
 from __future__ import annotations
@@ -145,8 +146,25 @@ def mlflow_server(tmp_path_factory):
         server.stop()
 
 
+LIVE_SERVER_KINDS = ["server", "mlflow-server"]
+
+
+@pytest.fixture(params=LIVE_SERVER_KINDS)
+def live_server(request, tmp_path):
+    """A tracking server with an empty store, each kind in turn: ours (`mlcadence
+    server` over sqlite, the `tracking_server` fixture of
+    tests/tracking/server_fixtures.py, which the conftest must import too) and
+    the module's `mlflow server`. Both have `.url` and `.artifacts` (the
+    directory the server keeps artifacts in)."""
+    if request.param == "server":
+        start = request.getfixturevalue("tracking_server")
+        return start(f"sqlite:///{tmp_path / 'served.db'}")
+    server = request.getfixturevalue("mlflow_server")
+    server.wipe()
+    return server
+
+
 @pytest.fixture
-def live_tracking_uri(mlflow_server):
-    """The module's server with an empty store, as a tracking URI."""
-    mlflow_server.wipe()
-    yield mlflow_server.url
+def live_tracking_uri(live_server):
+    """`live_server` as a tracking URI."""
+    return live_server.url

@@ -135,6 +135,8 @@ def _parse_simple_filter(
                 "name LIKE 'x%' joined by AND."
             )
         field = m["field"].replace("`", "")
+        if field.startswith("tag."):  # MLflow accepts both spellings
+            field = "tags." + field[4:]
         if field not in allowed and not field.startswith("tags."):
             raise InvalidInput(
                 f"Invalid filter field '{field}': use one of {sorted(allowed)} or tags.<key>."
@@ -186,11 +188,14 @@ class Client:
     """MlflowClient-like access to the store at `tracking_uri` (default:
     `get_tracking_uri()`)."""
 
-    def __init__(self, tracking_uri: str | os.PathLike | None = None):
+    def __init__(self, tracking_uri: str | os.PathLike | None = None, *, backend=None):
+        """`backend`: a store built by the caller (a server builds its own with
+        server options) instead of the shared one for `tracking_uri`."""
         self.tracking_uri = (
             get_tracking_uri() if tracking_uri is None else normalize_uri(os.fspath(tracking_uri))
         )
-        backend = get_backend(self.tracking_uri)
+        if backend is None:
+            backend = get_backend(self.tracking_uri)
         # One object behind both for the built-in backends; each half of the
         # Client talks only to its own narrow interface.
         self._runs: RunStore = backend
@@ -251,6 +256,11 @@ class Client:
         found.sort(key=lambda e: (-(e.creation_time or 0), e.experiment_id))
         return found if max_results is None else found[:max_results]
 
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        self._runs.rename_experiment(
+            validate_experiment_id(str(experiment_id)), validate_experiment_name(new_name)
+        )
+
     def delete_experiment(self, experiment_id: str) -> None:
         if str(experiment_id) == DEFAULT_EXPERIMENT_ID:
             raise InvalidInput(
@@ -273,9 +283,11 @@ class Client:
         run_name: str | None = None,
         tags: Mapping[str, str] | Iterable[entities.RunTag] | None = None,
         start_time: int | None = None,
+        user_id: str | None = None,
     ) -> entities.Run:
         """A RUNNING run. The name is `run_name`, else the `mlflow.runName`
-        tag, else a generated one; it is stored in both places."""
+        tag, else a generated one; it is stored in both places. The user is
+        `user_id`, else the `mlflow.user` tag, else "unknown"."""
         validate_experiment_id(str(experiment_id))
         tag_list = _tag_list(tags)
         by_key = {t.key: t.value for t in tag_list}
@@ -289,7 +301,7 @@ class Client:
         name = validate_run_name(run_name or tag_name) or random_run_name()
         if tag_name is None:
             tag_list.append(entities.RunTag(RUN_NAME_TAG, name))
-        user = by_key.get(USER_TAG) or "unknown"
+        user = user_id or by_key.get(USER_TAG) or "unknown"
         return self._runs.create_run(
             str(experiment_id),
             user_id=user,
@@ -491,6 +503,11 @@ class Client:
         found = [m for m in self._registry.list_registered_models() if _matches(getter(m), clauses)]
         found.sort(key=lambda m: m.name)
         return found if max_results is None else found[:max_results]
+
+    def rename_registered_model(self, name: str, new_name: str) -> entities.RegisteredModel:
+        return self._registry.rename_registered_model(
+            validate_model_name(name), validate_model_name(new_name)
+        )
 
     def update_registered_model(self, name: str, description: str) -> entities.RegisteredModel:
         return self._registry.update_registered_model(validate_model_name(name), description)

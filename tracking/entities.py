@@ -127,3 +127,33 @@ class RegisteredModel:
     tags: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, int] = field(default_factory=dict)
     latest_versions: list[ModelVersion] = field(default_factory=list)
+
+
+# MLflow 3's LoggedModelStatus, by the names its protocol uses; the file
+# store writes the integers as MLflow's does.
+LOGGED_MODEL_STATUSES = {
+    "LOGGED_MODEL_STATUS_UNSPECIFIED": 0,
+    "LOGGED_MODEL_PENDING": 1,
+    "LOGGED_MODEL_READY": 2,
+    "LOGGED_MODEL_UPLOAD_FAILED": 3,
+}
+
+
+@dataclass
+class LoggedModel:
+    """An MLflow 3 logged model: a model's artifacts with its own id
+    (`m-<32 hex>`), made by `log_model` before (or without) registration."""
+
+    model_id: str
+    experiment_id: str
+    name: str
+    artifact_location: str
+    creation_timestamp: int
+    last_updated_timestamp: int
+    status: str = "LOGGED_MODEL_PENDING"
+    status_message: str | None = None
+    model_type: str | None = None
+    source_run_id: str | None = None
+    lifecycle_stage: str = ACTIVE
+    tags: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)

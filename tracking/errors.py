@@ -41,3 +41,9 @@ class ModelIntegrityError(TrackingError):
 
 class UnsupportedBackend(TrackingError):
     error_code = "INVALID_PARAMETER_VALUE"
+
+
+class NotImplementedByStore(TrackingError):
+    """An optional store operation this backend does not offer."""
+
+    error_code = "NOT_IMPLEMENTED"

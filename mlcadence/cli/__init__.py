@@ -9,12 +9,12 @@ import sys
 
 import typer
 
-from mlcadence.cli import pipeline_cmds, project_cmds, serving_cmds, tracking_cmds
+from mlcadence.cli import pipeline_cmds, project_cmds, server_cmds, serving_cmds, tracking_cmds
 from mlcadence.errors import MlcadenceError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 
-for module in (tracking_cmds, pipeline_cmds, serving_cmds, project_cmds):
+for module in (tracking_cmds, pipeline_cmds, serving_cmds, project_cmds, server_cmds):
     module.register(app)
 
 

@@ -1,5 +1,6 @@
 """One behaviour contract, run against every backend (file, sqlite, PostgreSQL)
-and over http:// against a live tracking server (the real `mlflow server`).
+and over http:// against live tracking servers (ours and the real `mlflow
+server`).
 
 Written against the abstract interface, mostly through `Client`; a few
 checks call the backend directly to prove it defends itself (bad keys,
@@ -29,16 +30,20 @@ SOURCE = "s3://conformance-bucket/model"
 
 # Where MLflow's own server legitimately differs from our stores, a test runs
 # only on ours (`ours_only`); each such test says why.
-OUR_KINDS = [*BACKEND_KINDS]
+OUR_KINDS = [*BACKEND_KINDS, "server"]
 ours_only = pytest.mark.parametrize("backend_uri", OUR_KINDS, indirect=True)
 
 
-@pytest.fixture(params=[*BACKEND_KINDS, "mlflow-server"])
+@pytest.fixture(params=[*BACKEND_KINDS, "server", "mlflow-server"])
 def backend_uri(request, tmp_path):
-    """The root conftest's store kinds, plus live servers over http:// (one
-    per module, its store emptied for each test)."""
+    """The root conftest's store kinds, and over http://: our `mlcadence
+    server` (a new one over a sqlite store per test) and the real `mlflow
+    server` (one per module, its store emptied for each test)."""
     kind = request.param
-    if kind == "mlflow-server":
+    if kind == "server":
+        start = request.getfixturevalue("tracking_server")
+        yield start(f"sqlite:///{tmp_path / 'served.db'}").url
+    elif kind == "mlflow-server":
         server = request.getfixturevalue("mlflow_server")
         server.wipe()
         yield server.url
@@ -81,6 +86,23 @@ def test_experiment_create_get_and_tags(client):
     client.set_experiment_tag(exp_id, "stage", "dev")
     assert client.get_experiment(exp_id).tags["stage"] == "dev"
     assert client.get_experiment_by_name("exp-a").experiment_id == exp_id
+
+
+def test_rename_experiment(client):
+    exp_id = client.create_experiment("before")
+    client.rename_experiment(exp_id, "after")
+    assert client.get_experiment(exp_id).name == "after"
+    assert client.get_experiment_by_name("before") is None
+    assert client.get_experiment_by_name("after").experiment_id == exp_id
+
+
+@ours_only  # MLflow's server reports the clash as a raw IntegrityError (INVALID_PARAMETER_VALUE)
+def test_rename_experiment_to_a_taken_name(client):
+    exp_id = client.create_experiment("before")
+    client.create_experiment("taken")
+    with pytest.raises(AlreadyExists):
+        client.rename_experiment(exp_id, "taken")
+    assert client.get_experiment(exp_id).name == "before"
 
 
 def test_experiment_lookup_missing(client):

@@ -1,5 +1,5 @@
-"""The http(s):// backend against a live tracking server (the real `mlflow
-server`): artifacts through the server, models logged, registered and
+"""The http(s):// backend against live tracking servers (ours and the real
+`mlflow server`): artifacts through the server, models logged, registered and
 loaded over HTTP with their digests checked on the downloaded bytes, the
 unreachable-server error, and the token kept out of every message."""
 
@@ -121,14 +121,14 @@ def test_model_logged_registered_and_loaded_over_http(client, run_id):
 
 
 def test_a_model_changed_on_the_server_is_refused_before_unpickling(
-    client, run_id, mlflow_server, tmp_path
+    client, run_id, live_server, tmp_path
 ):
     model, _ = _fitted()
     log_model(model, "model", run_id=run_id, registered_model_name="tampered", client=client)
     # Replace the pickle on the server with one that would run code when loaded.
     marker = tmp_path / "unpickled"
     evil = pickle.dumps(_Boom(str(marker)))
-    served = next(mlflow_server.artifacts.rglob("model/model.pkl"))
+    served = next(live_server.artifacts.rglob("model/model.pkl"))
     served.write_bytes(evil)
     with pytest.raises(ModelIntegrityError):
         load_model("models:/tampered/1", client)

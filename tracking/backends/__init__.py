@@ -2,9 +2,11 @@
 constructor arguments (as MLflow's store builders do).
 
 `BUILDERS` maps a scheme to a builder taking the URI and keyword options
-(`fsync`, `artifact_root`, and for `http(s)` the `token`, `retry_seconds` and
-`request_timeout`); each builder picks the options its backend needs
-and ignores the rest. `get_backend` reads the settings when it builds, never
+(`fsync`, `artifact_root`; `experiment_artifact_root`, which a tracking
+server passes so that new experiments, the default one of a new store
+included, get `<root>/<experiment_id>` locations on every backend; and for
+`http(s)` the `token`, `retry_seconds` and `request_timeout`); each builder
+picks the options its backend needs and ignores the rest. `get_backend` reads the settings when it builds, never
 at import time, and backends themselves take plain arguments.
 
 Plugins add schemes through the `mlcadence.tracking_backends` entry-point
@@ -31,16 +33,24 @@ Builder = Callable[..., Store]
 
 # Backend modules are imported inside the builders so that choosing the file
 # store never pays for SQLAlchemy.
-def build_file_backend(uri: str, *, fsync: bool = False, **_other) -> Store:
+def build_file_backend(
+    uri: str, *, fsync: bool = False, experiment_artifact_root: str | None = None, **_other
+) -> Store:
     from mlcadence.tracking.backends.file import FileBackend
 
-    return FileBackend(uri, fsync=fsync)
+    return FileBackend(uri, fsync=fsync, artifact_root=experiment_artifact_root)
 
 
-def build_sql_backend(uri: str, *, artifact_root: str | None = None, **_other) -> Store:
+def build_sql_backend(
+    uri: str,
+    *,
+    artifact_root: str | None = None,
+    experiment_artifact_root: str | None = None,
+    **_other,
+) -> Store:
     from mlcadence.tracking.backends.sql import SqlBackend
 
-    return SqlBackend(uri, artifact_root=artifact_root)
+    return SqlBackend(uri, artifact_root=experiment_artifact_root or artifact_root)
 
 
 def build_rest_backend(

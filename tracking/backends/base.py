@@ -2,6 +2,8 @@
 
 - `RunStore`: experiments, runs, params, metrics, tags and run search.
 - `RegistryStore`: registered models, their versions, tags and aliases.
+- `LoggedModelStore` (optional): MLflow 3's logged models, which a tracking
+  server needs for `log_model`; the file and SQL backends implement it.
 
 A backend class may implement both (the built-in file and SQL backends do;
 `TrackingBackend` names that pairing). Artifacts are files under each run's
@@ -27,6 +29,7 @@ from collections.abc import Sequence
 
 from mlcadence.tracking import entities as e
 from mlcadence.tracking.conventions import VIEW_ACTIVE
+from mlcadence.tracking.errors import NotImplementedByStore
 
 
 class Store(ABC):  # noqa: B024 - a shared base holding `uri` and `close`, nothing abstract
@@ -53,6 +56,10 @@ class RunStore(Store):
 
     @abstractmethod
     def list_experiments(self, view: str = VIEW_ACTIVE) -> list[e.Experiment]: ...
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        """Only an active experiment, and only to a name no other has."""
+        raise NotImplementedByStore(f"{type(self).__name__} cannot rename experiments.")
 
     @abstractmethod
     def delete_experiment(self, experiment_id: str) -> None: ...
@@ -152,6 +159,12 @@ class RegistryStore(Store):
     @abstractmethod
     def update_registered_model(self, name: str, description: str) -> e.RegisteredModel: ...
 
+    def rename_registered_model(self, name: str, new_name: str) -> e.RegisteredModel:
+        raise NotImplementedByStore(
+            f"{type(self).__name__} cannot rename registered models; create the model under "
+            "the new name and register its versions again."
+        )
+
     @abstractmethod
     def delete_registered_model(self, name: str) -> None: ...
 
@@ -207,6 +220,45 @@ class RegistryStore(Store):
 
     @abstractmethod
     def get_model_version_by_alias(self, name: str, alias: str) -> e.ModelVersion: ...
+
+
+class LoggedModelStore(Store):
+    """MLflow 3's logged models, persisted with the runs of their experiment."""
+
+    @abstractmethod
+    def create_logged_model(
+        self,
+        experiment_id: str,
+        name: str,
+        source_run_id: str | None = None,
+        tags: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+        model_type: str | None = None,
+    ) -> e.LoggedModel:
+        """A PENDING model with a new `m-<hex>` id; its artifacts go to
+        `<experiment artifact location>/models/<model_id>/artifacts`."""
+
+    @abstractmethod
+    def get_logged_model(self, model_id: str, allow_deleted: bool = False) -> e.LoggedModel: ...
+
+    @abstractmethod
+    def finalize_logged_model(self, model_id: str, status: str) -> e.LoggedModel: ...
+
+    @abstractmethod
+    def set_logged_model_tags(self, model_id: str, tags: dict[str, str]) -> None: ...
+
+    @abstractmethod
+    def delete_logged_model_tag(self, model_id: str, key: str) -> None: ...
+
+    @abstractmethod
+    def log_logged_model_params(self, model_id: str, params: dict[str, str]) -> None: ...
+
+    @abstractmethod
+    def delete_logged_model(self, model_id: str) -> None: ...
+
+    @abstractmethod
+    def list_logged_models(self, experiment_ids: Sequence[str]) -> list[e.LoggedModel]:
+        """Active models of those experiments, newest first."""
 
 
 class TrackingBackend(RunStore, RegistryStore):

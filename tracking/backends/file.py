@@ -13,8 +13,9 @@ Layout (see ../shared/reference/mlflow-formats.md §1 and §6), so that
 
 Concurrency rules (tracking.backends.atomic): rewrites go through a temp file
 and os.replace, params are created with os.link (exactly one writer wins),
-metric lines are single O_APPEND writes, and a read-modify-write of one
-meta.yaml holds a file lock. A new experiment, run, registered model or model
+metric lines are single O_APPEND writes (under the run's lock, which keeps
+an exact duplicate record from being written twice), and a read-modify-write
+of one meta.yaml holds a file lock. A new experiment, run, registered model or model
 version is built complete in the staging area and renamed into place, so a
 process killed half-way (kill -9) leaves no half entry where MLflow or we
 look; readers still skip a directory without meta.yaml (written by an older
@@ -49,7 +50,9 @@ from mlcadence.tracking.backends.atomic import (
     read_values,
     replace_file,
 )
-from mlcadence.tracking.backends.base import TrackingBackend
+from mlcadence.tracking.backends.base import LoggedModelStore, TrackingBackend
+from mlcadence.tracking.backends.file_logged_models import FileLoggedModelMixin
+from mlcadence.tracking.backends.file_metric_lines import MetricLineIndex
 from mlcadence.tracking.backends.file_registry import FileRegistryMixin
 from mlcadence.tracking.backends.file_yaml import dump_yaml, load_yaml
 from mlcadence.tracking.conventions import (
@@ -59,6 +62,7 @@ from mlcadence.tracking.conventions import (
     VIEW_ACTIVE,
     VIEW_ALL,
     VIEW_DELETED,
+    location_uri,
     now_ms,
     path_to_file_uri,
 )
@@ -150,14 +154,18 @@ def latest_metric_value(metrics: list[entities.Metric]) -> float:
     return max(metrics, key=lambda m: (m.step, m.timestamp, m.value)).value
 
 
-class FileBackend(FileRegistryMixin, TrackingBackend):
-    def __init__(self, uri: str, fsync: bool = False):
+class FileBackend(FileRegistryMixin, FileLoggedModelMixin, TrackingBackend, LoggedModelStore):
+    def __init__(self, uri: str, fsync: bool = False, artifact_root: str | None = None):
         """`fsync`: make every rewrite durable before it becomes visible
-        (slower; MLflow's file store does not)."""
+        (slower; MLflow's file store does not). `artifact_root`: the URI new
+        experiments' artifact folders go under (default: the store itself)."""
         self.uri = str(uri)
         self.fsync = fsync
         self.root = root_from_uri(uri)
         self.root_uri = path_to_file_uri(self.root)
+        self.artifact_root = (
+            location_uri(artifact_root).rstrip("/") if artifact_root else self.root_uri
+        )
         self.trash = os.path.join(self.root, TRASH)
         self.staging = os.path.join(self.root, STAGING)
         self.models_dir = os.path.join(self.root, MODELS)
@@ -165,6 +173,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
         self._runs: dict[str, tuple[str, str, tuple, entities.RunInfo]] = {}
         # Metric keys already validated; the hot path skips re-checking them.
         self._valid_metric_keys: set[str] = set()
+        self._metric_lines = MetricLineIndex()
         self._lock = threading.Lock()
         self._init_root()
 
@@ -194,7 +203,7 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
 
     def _experiment_meta(self, exp_id: str, name: str, location: str | None, ts: int) -> dict:
         return {
-            "artifact_location": location or f"{self.root_uri}/{exp_id}",
+            "artifact_location": location or f"{self.artifact_root}/{exp_id}",
             "creation_time": ts,
             "effective_trace_archival_retention": None,
             "experiment_id": exp_id,
@@ -370,6 +379,19 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
             exp.last_update_time = now_ms()
             self._replace(os.path.join(exp_dir, META), dump_yaml(self._experiment_meta_dict(exp)))
         return exp
+
+    def rename_experiment(self, experiment_id, new_name) -> None:
+        exp_dir = self._find_experiment_dir(str(experiment_id))
+        with self._lock_for(self.root):  # the same lock as create: names stay unique
+            exp = self._read_experiment(exp_dir, with_tags=False)
+            if exp is None or exp.lifecycle_stage != ACTIVE:
+                raise InvalidState(
+                    f"Cannot rename experiment {experiment_id}: it is not active. Restore it first."
+                )
+            other = self.get_experiment_by_name(new_name)
+            if other is not None and other.experiment_id != exp.experiment_id:
+                raise AlreadyExists(f"Experiment '{new_name}' already exists. Choose another name.")
+            self._rewrite_experiment(exp_dir, name=new_name)
 
     def delete_experiment(self, experiment_id) -> None:
         experiment_id = str(experiment_id)
@@ -680,16 +702,11 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
                 raise _param_changed(param.key, old, param.value, run_id)
         for param in params:
             self._write_param(run_dir, run_id, param.key, param.value)
-        lines: dict[str, list[str]] = {}
+        lines: dict[str, list[bytes]] = {}
         for m in metrics:
-            lines.setdefault(m.key, []).append(metric_line(m))
-        for key, key_lines in lines.items():
-            try:
-                append_bytes(
-                    os.path.join(run_dir, METRICS, key), "".join(key_lines).encode("utf-8")
-                )
-            except (NotADirectoryError, IsADirectoryError):
-                raise _key_clash("metric", key) from None
+            lines.setdefault(m.key, []).append(metric_line(m).encode("utf-8"))
+        if lines:
+            self._append_metric_lines(run_dir, lines)
         for tag in tags:
             self._write_tag(run_dir, tag.key, tag.value)
 
@@ -698,10 +715,20 @@ class FileBackend(FileRegistryMixin, TrackingBackend):
             validation.validate_key(metric.key, "metric key")  # a file name: see base.py
             self._valid_metric_keys.add(metric.key)
         run_dir = self._active_run_dir(run_id)
-        try:
-            append_bytes(os.path.join(run_dir, METRICS, metric.key), metric_line(metric).encode())
-        except (NotADirectoryError, IsADirectoryError):
-            raise _key_clash("metric", metric.key) from None
+        self._append_metric_lines(run_dir, {metric.key: [metric_line(metric).encode()]})
+
+    def _append_metric_lines(self, run_dir: str, lines: dict[str, list[bytes]]) -> None:
+        """Append each key's lines, leaving out exact duplicates of records
+        already logged (file_metric_lines)."""
+        with self._lock_for(run_dir):
+            for key, key_lines in lines.items():
+                path = os.path.join(run_dir, METRICS, key)
+                try:
+                    fresh = self._metric_lines.new_lines(path, key_lines)
+                    if fresh:
+                        append_bytes(path, b"".join(fresh))
+                except (NotADirectoryError, IsADirectoryError):
+                    raise _key_clash("metric", key) from None
 
     def log_param(self, run_id, param: entities.Param) -> None:
         validation.validate_key(param.key, "param key")  # a file name: see base.py

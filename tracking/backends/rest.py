@@ -104,6 +104,10 @@ class RestBackend(TrackingBackend):
             for doc in self._pages("POST", "experiments/search", body, "experiments")
         ]
 
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        body = {"experiment_id": experiment_id, "new_name": new_name}
+        self.http.call("POST", "experiments/update", body)
+
     def delete_experiment(self, experiment_id: str) -> None:
         self.http.call("POST", "experiments/delete", {"experiment_id": experiment_id})
 
@@ -242,6 +246,11 @@ class RestBackend(TrackingBackend):
         body = {"max_results": LISTING_PAGE}
         pages = self._pages("GET", "registered-models/search", body, "registered_models")
         return [convert.registered_model(doc) for doc in pages]
+
+    def rename_registered_model(self, name: str, new_name: str) -> e.RegisteredModel:
+        body = {"name": name, "new_name": new_name}
+        doc = self.http.call("POST", "registered-models/rename", body)
+        return convert.registered_model(doc["registered_model"])
 
     def update_registered_model(self, name: str, description: str) -> e.RegisteredModel:
         body = {"name": name, "description": description}

@@ -124,7 +124,9 @@ class SqlRunStore(SqlStoreBase, RunStore):
         self._run_stage = select(s.runs.c.lifecycle_stage).where(
             s.runs.c.run_id == bindparam("run_id")
         )
-        self._insert_metric = s.metrics.insert()
+        # Exact duplicates (a retried batch) are dropped by the metrics'
+        # identity index (sql_schema.metric_identity).
+        self._insert_metric = self._insert(s.metrics).on_conflict_do_nothing()
         metric_binds = {
             name: bindparam(name)
             for name in ("run_id", "key", "value", "is_nan", "timestamp", "step")
@@ -132,7 +134,7 @@ class SqlRunStore(SqlStoreBase, RunStore):
         dialect = self._engine.dialect
         self._raw_metric = (
             CompiledStatement(self._run_stage, dialect),
-            CompiledStatement(s.metrics.insert().values(metric_binds), dialect),
+            CompiledStatement(self._insert_metric.values(metric_binds), dialect),
             CompiledStatement(self._upsert_latest.values(metric_binds), dialect),
         )
         tag_insert = self._insert(s.tags)
@@ -257,6 +259,24 @@ class SqlRunStore(SqlStoreBase, RunStore):
                 .order_by(s.experiments.c.experiment_id)
             ).all()
             return self._experiments_from_rows(conn, rows)
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        try:
+            with self._write() as conn:
+                row = self._active_experiment_row(
+                    conn,
+                    experiment_id,
+                    f"Cannot rename experiment {experiment_id}: it is not active. Restore it first.",
+                )
+                conn.execute(
+                    update(s.experiments)
+                    .where(s.experiments.c.experiment_id == row.experiment_id)
+                    .values(name=new_name, last_update_time=now_ms())
+                )
+        except exc.IntegrityError:
+            raise AlreadyExists(
+                f"Experiment '{new_name}' already exists. Choose another name."
+            ) from None
 
     def delete_experiment(self, experiment_id: str) -> None:
         self._move_experiment(

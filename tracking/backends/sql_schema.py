@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
     inspect,
     select,
     text,
@@ -34,7 +35,7 @@ from sqlalchemy import (
 
 from mlcadence.tracking.errors import InvalidState
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # SQLite only auto-assigns ids to a column spelled exactly INTEGER PRIMARY KEY.
 _AutoId = BigInteger().with_variant(Integer, "sqlite")
@@ -214,6 +215,59 @@ registered_model_aliases = Table(
 )
 
 
+# -- logged models (MLflow 3) ----------------------------------------------------
+logged_models = Table(
+    "logged_models",
+    metadata,
+    Column("model_id", String(64), primary_key=True),
+    Column(
+        "experiment_id",
+        _AutoId,
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", String(500), nullable=False),
+    Column("artifact_location", Text, nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated_time", BigInteger, nullable=False),
+    # MLflow's LoggedModelStatus by name ('LOGGED_MODEL_READY').
+    Column("status", String(40), nullable=False),
+    Column("status_message", Text),
+    Column("model_type", String(500)),
+    Column("source_run_id", String(32)),
+    Column("lifecycle_stage", String(32), nullable=False),
+    Index("ix_logged_models_experiment", "experiment_id", "creation_time"),
+)
+
+
+def _logged_model_fk() -> ForeignKey:
+    return ForeignKey("logged_models.model_id", ondelete="CASCADE")
+
+
+logged_model_tags = _key_value_table(
+    "logged_model_tags", Column("model_id", String(64), _logged_model_fk(), primary_key=True)
+)
+logged_model_params = _key_value_table(
+    "logged_model_params", Column("model_id", String(64), _logged_model_fk(), primary_key=True)
+)
+
+# One row per distinct metric record: a retried log_batch (or log_metric)
+# inserts nothing twice (inserts say ON CONFLICT DO NOTHING). NaN is stored as
+# value NULL, and NULLs never collide in a unique index, so the NaN case is
+# keyed by is_nan with value coalesced to 0.
+METRIC_IDENTITY_INDEX = "ux_metrics_identity"
+metric_identity = Index(
+    METRIC_IDENTITY_INDEX,
+    metrics.c.run_id,
+    metrics.c.key,
+    metrics.c.timestamp,
+    metrics.c.step,
+    metrics.c.is_nan,
+    func.coalesce(metrics.c.value, 0.0),
+    unique=True,
+)
+
+
 # -- creation and migration ---------------------------------------------------
 def _widen_run_names(conn: Connection) -> None:
     # Version 1 kept run names in VARCHAR(250), so a longer name (allowed up to
@@ -222,9 +276,27 @@ def _widen_run_names(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE runs ALTER COLUMN name TYPE VARCHAR(8000)"))
 
 
+def _add_logged_models_and_metric_identity(conn: Connection) -> None:
+    # Version 3: logged-model tables, and exact duplicate metric records
+    # removed (keeping the first) before the unique index that stops new ones.
+    metadata.create_all(
+        conn, tables=[logged_models, logged_model_tags, logged_model_params], checkfirst=True
+    )
+    conn.execute(
+        text(
+            "DELETE FROM metrics WHERE seq NOT IN (SELECT MIN(seq) FROM metrics GROUP BY run_id, "
+            "key, timestamp, step, is_nan, COALESCE(value, 0.0))"
+        )
+    )
+    metric_identity.create(conn, checkfirst=True)
+
+
 # from-version -> step that brings a store to from-version + 1; a step must be
 # idempotent inside its transaction.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _widen_run_names}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    1: _widen_run_names,
+    2: _add_logged_models_and_metric_identity,
+}
 
 
 def recorded_version(conn: Connection) -> int | None:
@@ -283,6 +355,9 @@ __all__ = [
     "registered_model_tags",
     "model_version_tags",
     "registered_model_aliases",
+    "logged_models",
+    "logged_model_tags",
+    "logged_model_params",
     "ensure_schema",
     "recorded_version",
     "advisory_lock_sql",
