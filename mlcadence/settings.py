@@ -11,6 +11,10 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The variables of the setting `tracking_token` (ours, then MLflow's name), also
+# for processes that must be handed the token explicitly, such as containers.
+TRACKING_TOKEN_VARIABLES = ("MLCADENCE_TRACKING_TOKEN", "MLFLOW_TRACKING_TOKEN")
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MLCADENCE_", extra="ignore")
@@ -25,7 +29,7 @@ class Settings(BaseSettings):
     )
     tracking_token: SecretStr | None = Field(
         None,
-        validation_alias=AliasChoices("MLCADENCE_TRACKING_TOKEN", "MLFLOW_TRACKING_TOKEN"),
+        validation_alias=AliasChoices(*TRACKING_TOKEN_VARIABLES),
         description="Bearer token sent to an http(s):// tracking server (MLFLOW_TRACKING_TOKEN "
         "is read too, so one token serves both clients).",
     )
