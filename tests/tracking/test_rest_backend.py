@@ -165,3 +165,32 @@ def test_token_goes_in_the_header_and_nowhere_else(live_tracking_uri, monkeypatc
         client.get_run("0" * 32)
     texts = [repr(client.backend), repr(client.backend.http), err.value.message, caplog.text]
     assert not [t for t in texts if secret in t]
+
+
+MLFLOW_LOGS_A_MODEL = """
+import warnings; warnings.simplefilter("ignore")
+import mlflow, numpy as np
+from sklearn.linear_model import LogisticRegression
+X = np.array([[0.0, 1.0], [1.0, 0.0], [0.2, 0.9], [0.9, 0.1]])
+with mlflow.start_run():
+    mlflow.sklearn.log_model(LogisticRegression().fit(X, [0, 1, 0, 1]), name="model",
+                             registered_model_name="from-mlflow")
+"""
+
+
+def test_a_model_mlflow_logged_to_the_server_loads_through_our_client(
+    live_tracking_uri, run_python, tmp_path
+):
+    done = run_python(
+        MLFLOW_LOGS_A_MODEL, MLFLOW_TRACKING_URI=live_tracking_uri, HOME=str(tmp_path), timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    client = Client(live_tracking_uri)
+    assert client.get_model_version("from-mlflow", 1).source.startswith("models:/m-")
+    client.set_registered_model_alias("from-mlflow", "champion", 1)
+    with pytest.raises(ModelIntegrityError):  # MLflow writes no digest manifest
+        load_model("models:/from-mlflow@champion", client)
+    with pytest.warns(UserWarning, match="not verified"):
+        loaded = load_model("models:/from-mlflow@champion", client, allow_unverified=True)
+    X = np.array([[0.0, 1.0], [1.0, 0.0]])
+    assert list(loaded.predict(X)) == [0, 1]

@@ -12,6 +12,7 @@ request is sent). Listings that MLflow pages are read to the end here.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from urllib.parse import quote
 
 from mlcadence.tracking import entities as e
 from mlcadence.tracking.backends import rest_convert as convert
@@ -229,6 +230,11 @@ class RestBackend(TrackingBackend):
             if not token:
                 break
         return found[:max_results]
+
+    # -- MLflow 3 logged models (read only: what resolving models:/m-<id> needs) --------
+    def get_logged_model(self, model_id: str) -> e.LoggedModel:
+        doc = self.http.call("GET", f"logged-models/{quote(model_id, safe='')}")
+        return convert.logged_model(doc["model"])
 
     # -- registered models ------------------------------------------------------------
     def create_registered_model(

@@ -128,3 +128,22 @@ def registered_model(doc: Mapping) -> e.RegisteredModel:
         aliases={a["alias"]: int(a["version"]) for a in doc.get("aliases") or ()},
         latest_versions=[model_version(v) for v in doc.get("latest_versions") or ()],
     )
+
+
+def logged_model(doc: Mapping) -> e.LoggedModel:
+    info = doc.get("info") or {}
+    data = doc.get("data") or {}
+    return e.LoggedModel(
+        model_id=info["model_id"],
+        experiment_id=str(info.get("experiment_id", "")),
+        name=info.get("name", ""),
+        artifact_location=info.get("artifact_uri", ""),
+        creation_timestamp=_int(info.get("creation_timestamp_ms")) or 0,
+        last_updated_timestamp=_int(info.get("last_updated_timestamp_ms")) or 0,
+        status=info.get("status", "LOGGED_MODEL_PENDING"),
+        status_message=info.get("status_message") or None,
+        model_type=info.get("model_type") or None,
+        source_run_id=info.get("source_run_id") or None,
+        tags=tag_dict(info.get("tags")),
+        params={p["key"]: p.get("value", "") for p in data.get("params") or ()},
+    )

@@ -238,9 +238,10 @@ class HttpSession:
     def _unreachable(self, exc: Exception) -> TrackingError:
         return TrackingError(
             f"Cannot reach the tracking server at {redacted(self.base_url)} "
-            f"({type(exc).__name__}: {exc}) after retrying for up to "
-            f"{self.retry.total_seconds:g}s. Start the server, or point {TRACKING_URI_ENV} at "
-            "a running one (MLCADENCE_TRACKING_RETRY_SECONDS sets how long to retry).",
+            f"({type(exc).__name__}: {exc}). Start the server, or point {TRACKING_URI_ENV} at a "
+            f"running one. Requests are retried for up to {self.retry.total_seconds:g}s "
+            "(MLCADENCE_TRACKING_RETRY_SECONDS), except a create whose connection broke after "
+            "it was sent, which the server may already have applied.",
             "TEMPORARILY_UNAVAILABLE",
         )
 
