@@ -26,6 +26,7 @@ import urllib.request
 from pathlib import Path
 
 os.environ["MLFLOW_ENABLE_ASYNC_LOGGING"] = "false"
+os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
 T0 = 1_700_000_000_000
 
 
