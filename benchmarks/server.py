@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 os.environ["MLFLOW_ENABLE_ASYNC_LOGGING"] = "false"
+# No telemetry threads in the client or either server: they only add noise.
+os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 T0 = 1_700_000_000_000
 FILTER = "metrics.m > 0.5 and params.p = 'x'"
 ORDER_BY = ["metrics.m DESC"]
@@ -179,7 +181,7 @@ def main() -> None:
     try:
         for label, command in (
             ("mlcadence", [str(bin_dir / "mlcadence"), "server"]),
-            ("mlflow", [str(bin_dir / "mlflow"), "server"]),
+            ("mlflow", [shutil.which("mlflow") or str(bin_dir / "mlflow"), "server"]),
         ):
             folder = root / label
             folder.mkdir()
@@ -204,12 +206,18 @@ def main() -> None:
             f"search {sizes.search_runs} runs"
         ]
         for name in names:
+            calls = {}
             for label, client in clients.items():
                 table = workloads(client, exp_ids[label], sizes)
-                call = table.get(name) or search(client, search_ids[label])
-                call()  # warm-up (connections, caches), not timed
-                times = [call() for _ in range(sizes.repeats)]
-                results.setdefault(name, {})[label] = statistics.median(times)
+                calls[label] = table.get(name) or search(client, search_ids[label])
+                calls[label]()  # warm-up (connections, caches), not timed
+            # Repeats alternate between the servers, so a change in machine load
+            # falls on both alike.
+            times: dict[str, list[float]] = {label: [] for label in calls}
+            for _ in range(sizes.repeats):
+                for label, call in calls.items():
+                    times[label].append(call())
+            results[name] = {label: statistics.median(t) for label, t in times.items()}
         print(f"{'workload':<26}{'mlcadence s':>13}{'mlflow s':>11}{'speed-up':>10}")
         for name, row in results.items():
             ratio = row["mlflow"] / row["mlcadence"]

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-MLCADENCE = str(Path(sys.executable).with_name("mlcadence"))
+# The `mlcadence` command, as its console script runs it (wherever pip put the script).
+MLCADENCE = [sys.executable, "-c", "from mlcadence.cli import main; main()"]
 STARTUP_SECONDS = 90
 
 
@@ -44,7 +45,7 @@ class ServerProcess:
 
     def start(self) -> ServerProcess:
         command = [
-            MLCADENCE,
+            *MLCADENCE,
             "server",
             "--backend-store-uri",
             self.backend_uri,

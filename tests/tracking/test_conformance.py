@@ -557,6 +557,16 @@ def test_registered_model_crud(client):
     assert client.search_registered_models() == []
 
 
+def test_rename_registered_model_moves_its_versions_and_aliases(client):
+    client.create_model_version("old-name", SOURCE)
+    client.set_registered_model_alias("old-name", "champion", 1)
+    assert client.rename_registered_model("old-name", "new-name").name == "new-name"
+    assert client.get_model_version("new-name", 1).source == SOURCE
+    assert client.get_model_version_by_alias("new-name", "champion").version == 1
+    with pytest.raises(NotFound):
+        client.get_registered_model("old-name")
+
+
 def test_registered_model_bad_names(client):
     for bad in ("a/b", "a:b", "", ".."):
         with pytest.raises(InvalidInput):

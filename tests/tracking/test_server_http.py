@@ -199,7 +199,7 @@ def test_bad_tokens_file_fails_the_command_without_echoing_it(tmp_path, sqlite_u
     from tests.tracking.server_fixtures import MLCADENCE
 
     done = subprocess.run(
-        [MLCADENCE, "server", "--backend-store-uri", sqlite_uri, "--tokens-file", str(tokens)],
+        [*MLCADENCE, "server", "--backend-store-uri", sqlite_uri, "--tokens-file", str(tokens)],
         capture_output=True,
         text=True,
         timeout=120,

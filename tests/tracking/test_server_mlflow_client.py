@@ -76,7 +76,7 @@ def test_mlflow_client_works_unchanged_against_the_server(
     assert reg["aliases"] == {"challenger": "1"}
     assert reg["version_tags"] == {"ok": "yes"}
     assert reg["stage"] == "Staging" and reg["by_alias"] == "1"
-    assert reg["search"] == ["x", "y"] and reg["versions"] == ["1"]
+    assert reg["search"] == ["x", "z"] and reg["versions"] == ["1"]
     assert seen["after_delete"] == ["x"]
     assert seen["deleted_run"] == "deleted"
 

@@ -499,3 +499,34 @@ def test_concurrent_experiment_creation_with_one_name(sql_uri, race):
     assert len(created) == 1 and isinstance(created[0], str)
     assert all(type(error).__name__ == "AlreadyExists" for error in errors), errors
     backend.close()
+
+
+def test_a_version_2_store_is_migrated_duplicates_dropped_and_logged_models_added(sql_uri):
+    """Schema 2 had no logged-model tables and kept exact duplicate metric
+    rows; opening such a store removes the duplicates (the first row stays)
+    and from then on a repeated record is not stored again."""
+    first = build_backend(sql_uri)
+    run_id = _new_run(first)
+    first.log_batch(run_id, metrics=[Metric("m", 1.0, T0, 0), Metric("n", math.nan, T0, 0)])
+    with first._engine.begin() as conn:  # put the store back to schema 2, with duplicates
+        conn.execute(text(f"DROP INDEX {sql_schema.METRIC_IDENTITY_INDEX}"))
+        for table in ("logged_model_params", "logged_model_tags", "logged_models"):
+            conn.execute(text(f"DROP TABLE {table}"))
+        conn.execute(
+            text(
+                "INSERT INTO metrics (run_id, key, value, is_nan, timestamp, step) "
+                "SELECT run_id, key, value, is_nan, timestamp, step FROM metrics"
+            )
+        )
+        conn.execute(text("UPDATE schema_version SET version_num = 2"))
+        assert conn.execute(text("SELECT COUNT(*) FROM metrics")).scalar() == 4
+    first.close()
+
+    upgraded = build_backend(sql_uri)
+    assert [m.value for m in upgraded.get_metric_history(run_id, "m")] == [1.0]
+    assert len(upgraded.get_metric_history(run_id, "n")) == 1
+    upgraded.log_metric(run_id, Metric("m", 1.0, T0, 0))  # the same record again
+    assert len(upgraded.get_metric_history(run_id, "m")) == 1
+    model = upgraded.create_logged_model("0", "model", run_id)
+    assert upgraded.get_logged_model(model.model_id).source_run_id == run_id
+    upgraded.close()

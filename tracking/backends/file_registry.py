@@ -175,6 +175,26 @@ class FileRegistryMixin:
         self._touch_model(model_dir, description=description)
         return self.get_registered_model(name)
 
+    def rename_registered_model(self, name, new_name) -> RegisteredModel:
+        model_dir = self._model_dir(name)
+        target = self._model_dir(new_name, must_exist=False)
+        if os.path.exists(target):
+            raise AlreadyExists(
+                f"Registered Model (name={new_name}) already exists. Choose another name."
+            )
+        os.rename(model_dir, target)
+        # The name is also inside each meta.yaml (MLflow reads it from there).
+        with self._model_lock(target):
+            for number in _version_numbers(target):
+                meta_path = os.path.join(self._version_dir(target, number), "meta.yaml")
+                text = read_text(meta_path)
+                meta = load_yaml(text) if text else None
+                if meta:
+                    meta["name"] = new_name
+                    self._replace(meta_path, dump_yaml(meta))
+        self._touch_model(target, name=new_name)
+        return self.get_registered_model(new_name)
+
     def delete_registered_model(self, name) -> None:
         model_dir = self._model_dir(name)
         # Move it out of sight in one step, then remove it at leisure. The

@@ -178,6 +178,30 @@ class SqlRegistryStore(SqlStoreBase, RegistryStore):
             )
             return self._models(conn, [self._model_row(conn, name)])[0]
 
+    def rename_registered_model(self, name: str, new_name: str) -> e.RegisteredModel:
+        # The name is the key every child row refers to, so the model is
+        # copied under the new name, its children moved, and the old row
+        # dropped, in one transaction.
+        rm, mv, mvt = s.registered_models, s.model_versions, s.model_version_tags
+        try:
+            with self._write() as conn:
+                row = self._model_row(conn, name)
+                values = dict(row._mapping, name=new_name, last_updated_time=now_ms())
+                conn.execute(rm.insert().values(**values))
+                versions = conn.execute(select(mv).where(mv.c.name == name)).all()
+                if versions:
+                    conn.execute(mv.insert(), [dict(v._mapping, name=new_name) for v in versions])
+                conn.execute(update(mvt).where(mvt.c.name == name).values(name=new_name))
+                conn.execute(delete(mv).where(mv.c.name == name))
+                for table in (s.registered_model_tags, s.registered_model_aliases):
+                    conn.execute(update(table).where(table.c.name == name).values(name=new_name))
+                conn.execute(delete(rm).where(rm.c.name == name))
+        except exc.IntegrityError:
+            raise AlreadyExists(
+                f"Registered Model (name={new_name}) already exists. Choose another name."
+            ) from None
+        return self.get_registered_model(new_name)
+
     def delete_registered_model(self, name: str) -> None:
         # A hard delete, as MLflow's: versions, tags and aliases go with it
         # (ON DELETE CASCADE; foreign keys are on for SQLite connections).

@@ -139,6 +139,25 @@ async def _version(_request: Request) -> Response:
     return PlainTextResponse(__version__)
 
 
+# MLflow 3 clients ask what the server supports before some calls, and ask
+# again on every call while the answer is not a 200: we support none of the
+# optional features it lists.
+SERVER_INFO = {
+    "store_type": None,
+    "workspaces_enabled": False,
+    "trace_archival_enabled": False,
+    "multipart_uploads_enabled": False,
+    "multipart_downloads_enabled": False,
+    "presigned_upload_run_id_supported": False,
+    "presigned_upload_model_id_supported": False,
+    "features_enabled": {"gateway": False},
+}
+
+
+async def _server_info(_request: Request) -> Response:
+    return Response(json.dumps(SERVER_INFO), media_type=JSON)
+
+
 def _not_found(auth: TokenAuth | None):
     async def not_found(request: Request, _exc) -> Response:
         if auth:
@@ -184,6 +203,10 @@ def create_app(
             Route(prefix + row.path, endpoint, methods=[row.method]) for prefix in PREFIXES
         )
     routes.extend(_artifact_routes(ctx, auth))
+    routes.extend(
+        Route(f"{prefix}/mlflow/server-info", _guarded(_server_info, READ, auth), methods=["GET"])
+        for prefix in ("/api/3.0", "/ajax-api/3.0")
+    )
 
     not_found = _not_found(auth)
     app = FastAPI(

@@ -64,12 +64,6 @@ class Fields:
     def __init__(self, data: dict):
         self.data = data
 
-    def raw(self, name: str, default=None):
-        return self.data.get(name, default)
-
-    def has(self, name: str) -> bool:
-        return self.data.get(name) is not None
-
     def str(self, name: str, default=_MISSING, *aliases: str) -> str | None:
         for key in (name, *aliases):
             value = self.data.get(key)

@@ -82,22 +82,23 @@ client.set_model_version_tag("y", mv.version, "ok", "yes")
 client.update_model_version("y", mv.version, description="v1")
 client.transition_model_version_stage("y", mv.version, "Staging")
 client.set_registered_model_alias("y", "challenger", mv.version)
-rm = client.get_registered_model("y")
+client.rename_registered_model("y", "z")  # versions, tags and aliases move along
+rm = client.get_registered_model("z")
 out["registry"] = {
     "description": rm.description,
     "tags": rm.tags,
     "aliases": rm.aliases,
-    "version_tags": client.get_model_version("y", mv.version).tags,
-    "stage": client.get_model_version("y", mv.version).current_stage,
-    "by_alias": client.get_model_version_by_alias("y", "challenger").version,
-    "download_uri": client.get_model_version_download_uri("y", mv.version),
+    "version_tags": client.get_model_version("z", mv.version).tags,
+    "stage": client.get_model_version("z", mv.version).current_stage,
+    "by_alias": client.get_model_version_by_alias("z", "challenger").version,
+    "download_uri": client.get_model_version_download_uri("z", mv.version),
     "search": sorted(m.name for m in client.search_registered_models()),
-    "versions": [v.version for v in client.search_model_versions("name='y'")],
+    "versions": [v.version for v in client.search_model_versions("name='z'")],
 }
-client.delete_registered_model_alias("y", "challenger")
-client.delete_model_version_tag("y", mv.version, "ok")
-client.delete_model_version("y", mv.version)
-client.delete_registered_model("y")
+client.delete_registered_model_alias("z", "challenger")
+client.delete_model_version_tag("z", mv.version, "ok")
+client.delete_model_version("z", mv.version)
+client.delete_registered_model("z")
 out["after_delete"] = sorted(m.name for m in client.search_registered_models())
 client.delete_run(run_ids[2])
 out["deleted_run"] = client.get_run(run_ids[2]).info.lifecycle_stage
