@@ -8,8 +8,12 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The variables of the setting `tracking_token` (ours, then MLflow's name), also
+# for processes that must be handed the token explicitly, such as containers.
+TRACKING_TOKEN_VARIABLES = ("MLCADENCE_TRACKING_TOKEN", "MLFLOW_TRACKING_TOKEN")
 
 
 class Settings(BaseSettings):
@@ -22,6 +26,21 @@ class Settings(BaseSettings):
     )
     file_fsync: bool = Field(
         False, description="fsync each file-store rewrite (slower, survives power loss)."
+    )
+    tracking_token: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices(*TRACKING_TOKEN_VARIABLES),
+        description="Bearer token sent to an http(s):// tracking server (MLFLOW_TRACKING_TOKEN "
+        "is read too, so one token serves both clients).",
+    )
+    tracking_retry_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="How long a request to an http(s):// tracking server is retried (connection "
+        "errors, 429, 5xx) with exponential backoff before it fails; 0 = no retries.",
+    )
+    tracking_request_timeout: float = Field(
+        120.0, gt=0, description="Seconds one request to an http(s):// tracking server may take."
     )
     experiment_name: str | None = Field(None, description="Default experiment for new runs.")
     # Paths under the home directory are computed when settings are read.

@@ -140,6 +140,7 @@ def load(
         name=resolved.name,
         version=None if resolved.version is None else str(resolved.version),
         run_id=run_id,
+        # The directory the model was loaded from (a local copy of a server's files).
         serving_example=read_serving_example(Path(resolved.local_path)),
         source=source,
     )

@@ -118,7 +118,10 @@ def publish(name: str, result: TrainingResult) -> None:
 
 def _model_link(run_id: str) -> str | None:
     try:
-        return tracking.Client().artifact_path(run_id, "model").as_uri()
+        client = tracking.Client()
+        if client.artifacts_are_local(run_id):
+            return client.artifact_path(run_id, "model").as_uri()
+        return client.artifact_location(run_id, "model")
     except (TrackingError, ValueError):
         return None
 

@@ -1,180 +1,146 @@
-"""Run artifacts: files under a run's `file://` artifact URI.
+"""Run artifacts, wherever a run's `artifact_uri` puts them: a small table
+by URI scheme picks the location's implementation.
 
-Every destination path is checked to stay inside the run's artifact
-directory (no absolute paths, no `..` escape, no symlink escape), and every
-file is written to a temporary name in the destination directory and then
-`os.replace`d, so a reader never sees a half-copied artifact.
+- a plain path or `file://`: a local directory (`artifacts_local`; writes are
+  atomic, paths cannot escape the run's directory);
+- `mlflow-artifacts:` and `http(s)://`: a tracking server's artifact proxy
+  (`artifacts_http`), resolved against the tracking URI as MLflow does.
+
+Every function takes the run's `artifact_uri` and, for server locations, the
+`tracking_uri` they are resolved against (default: the current one).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import posixpath
-import shutil
-import stat
-import tempfile
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
-from mlcadence.tracking.errors import InvalidInput, NotFound
+from mlcadence.tracking import artifacts_local as _local
+from mlcadence.tracking.artifact_paths import TMP_PREFIX, FileInfo, check_relative
+from mlcadence.tracking.artifacts_local import artifact_root, resolve
+from mlcadence.tracking.conventions import uri_scheme
+from mlcadence.tracking.errors import InvalidInput
 
-# MLflow's local artifact repository writes in-flight files under this prefix
-# and leaves them out of its listings: so an upload in progress, or one a
-# crash cut short, is invisible to MLflow's readers as to ours.
-TMP_PREFIX = ".artifact.uploading."
+__all__ = [
+    "TMP_PREFIX",
+    "FileInfo",
+    "artifact_root",
+    "check_relative",
+    "download_artifacts",
+    "is_local",
+    "list_artifacts",
+    "log_artifact",
+    "log_artifacts",
+    "log_dict",
+    "log_text",
+    "resolve",
+]
 
 
-@dataclass(frozen=True)
-class FileInfo:
-    path: str  # relative to the run's artifact root, "/"-separated
-    is_dir: bool
-    file_size: int | None
+class LocalArtifacts:
+    """A local artifact directory, through `artifacts_local`."""
+
+    def __init__(self, artifact_uri: str, tracking_uri: str | None = None):
+        self.artifact_uri = artifact_uri
+
+    def close(self) -> None:
+        pass
+
+    def log_artifact(self, local_path, artifact_path=None) -> str:
+        return _local.log_artifact(self.artifact_uri, local_path, artifact_path)
+
+    def log_artifacts(self, local_dir, artifact_path=None) -> list[str]:
+        return _local.log_artifacts(self.artifact_uri, local_dir, artifact_path)
+
+    def write_bytes(self, artifact_file: str, data: bytes) -> str:
+        return _local.write_bytes(self.artifact_uri, artifact_file, data)
+
+    def list_artifacts(self, path=None) -> list[FileInfo]:
+        return _local.list_artifacts(self.artifact_uri, path)
+
+    def download_artifacts(self, path=None, dst_path=None) -> Path:
+        return _local.download_artifacts(self.artifact_uri, path, dst_path)
 
 
-def artifact_root(artifact_uri: str) -> Path:
-    """Local directory of a `file://` (or plain path) artifact URI."""
-    parsed = urlparse(artifact_uri)
-    if parsed.scheme == "file":
-        if parsed.netloc not in ("", "localhost"):
-            raise InvalidInput(
-                f"Artifact URI '{artifact_uri}' names a remote host; only local file:// "
-                "artifact locations are supported. Use a local path."
-            )
-        return Path(unquote(parsed.path))
-    if len(parsed.scheme) > 1:
+def _server_artifacts(artifact_uri: str, tracking_uri: str | None):
+    from mlcadence.tracking.artifacts_http import HttpArtifacts  # httpx only when needed
+    from mlcadence.tracking.tracking_uri import get_tracking_uri
+
+    return HttpArtifacts(artifact_uri, tracking_uri or get_tracking_uri())
+
+
+LOCATIONS: dict[str, Callable] = {
+    "": LocalArtifacts,
+    "file": LocalArtifacts,
+    "mlflow-artifacts": _server_artifacts,
+    "http": _server_artifacts,
+    "https": _server_artifacts,
+}
+
+
+def is_local(artifact_uri: str) -> bool:
+    return LOCATIONS.get(uri_scheme(artifact_uri)) is LocalArtifacts
+
+
+def location(artifact_uri: str, tracking_uri: str | None = None):
+    """The implementation for `artifact_uri` (close() it when done)."""
+    scheme = uri_scheme(artifact_uri)
+    factory = LOCATIONS.get(scheme)
+    if factory is None:
         raise InvalidInput(
-            f"Artifact URI '{artifact_uri}' has scheme '{parsed.scheme}', which this client cannot "
-            "write. Use a tracking store whose artifact location is a local path or file:// URI."
+            f"Artifact URI '{artifact_uri}' has scheme '{scheme}', which this client cannot "
+            "read or write. Use a store whose artifact location is a local path, a file:// URI, "
+            "or a tracking server (mlflow-artifacts:/, http(s)://)."
         )
-    return Path(artifact_uri)
+    return factory(artifact_uri, tracking_uri)
 
 
-def _check_relative(artifact_path: str) -> str:
-    """Normalized "/"-separated relative path; "" for the root."""
-    if artifact_path is None:
-        return ""
-    text = os.fspath(artifact_path)
-    if "\\" in text or "\x00" in text:
-        raise InvalidInput(
-            f"Invalid artifact path '{text}': use '/' as the separator and no NUL characters."
-        )
-    if text.startswith("/") or Path(text).is_absolute():
-        raise InvalidInput(
-            f"Invalid artifact path '{text}': it must be relative to the run's artifact "
-            "directory. Drop the leading '/'."
-        )
-    norm = posixpath.normpath(text) if text else "."
-    if norm == ".":
-        return ""
-    if norm == ".." or norm.startswith("../"):
-        raise InvalidInput(
-            f"Invalid artifact path '{text}': it escapes the run's artifact directory. "
-            "Use a path inside it, without '..'."
-        )
-    return norm
-
-
-def resolve(root: Path, artifact_path: str | None) -> Path:
-    """`root/artifact_path`, refused when it would leave `root` (also through
-    a symlink already present under root)."""
-    rel = _check_relative(artifact_path)
-    target = root / rel if rel else root
-    real_root = root.resolve()
-    real_target = target.resolve()
-    if real_target != real_root and real_root not in real_target.parents:
-        raise InvalidInput(
-            f"Invalid artifact path '{artifact_path}': it resolves outside the run's artifact "
-            "directory. Use a path inside it."
-        )
-    return target
-
-
-def _atomic_write(dest: Path, write) -> None:
-    if dest.is_dir():
-        raise InvalidInput(
-            f"Artifact path '{dest.name}' is a directory of artifacts; a file cannot replace it. "
-            "Give the file a path of its own (e.g. inside that directory)."
-        )
+def _with_location(artifact_uri: str, tracking_uri: str | None, use):
+    place = location(artifact_uri, tracking_uri)
     try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        raise InvalidInput(
-            f"Artifact '{dest.name}' would go inside an existing artifact file on its path "
-            f"(…/{dest.parent.name}); a file cannot hold other artifacts. Choose another "
-            "directory name."
-        ) from None
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, dest)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def _atomic_copy(src: Path, dest: Path) -> None:
-    def write(fh):
-        with open(src, "rb") as source:
-            shutil.copyfileobj(source, fh, length=1 << 20)
-
-    _atomic_write(dest, write)
-    try:
-        shutil.copymode(src, dest)
-    except OSError:
-        pass  # permissions are a nicety; the content is what matters
+        return use(place)
+    finally:
+        place.close()
 
 
 def log_artifact(
-    artifact_uri: str, local_path: str | os.PathLike, artifact_path: str | None = None
+    artifact_uri: str,
+    local_path: str | os.PathLike,
+    artifact_path: str | None = None,
+    *,
+    tracking_uri: str | None = None,
 ) -> str:
     """Copy one file into `<artifact_path>/<basename>`; returns its relative path."""
-    src = Path(local_path)
-    if not src.is_file():
-        raise InvalidInput(
-            f"Cannot log artifact '{src}': it is not a file. Use log_artifacts() for directories."
-        )
-    root = artifact_root(artifact_uri)
-    rel = posixpath.join(_check_relative(artifact_path), src.name)
-    _atomic_copy(src, resolve(root, rel))
-    return rel
+    return _with_location(
+        artifact_uri, tracking_uri, lambda p: p.log_artifact(local_path, artifact_path)
+    )
 
 
 def log_artifacts(
-    artifact_uri: str, local_dir: str | os.PathLike, artifact_path: str | None = None
+    artifact_uri: str,
+    local_dir: str | os.PathLike,
+    artifact_path: str | None = None,
+    *,
+    tracking_uri: str | None = None,
 ) -> list[str]:
     """Copy a directory tree under `artifact_path`; returns the relative paths written."""
-    src_root = Path(local_dir)
-    if not src_root.is_dir():
-        raise InvalidInput(f"Cannot log artifacts from '{src_root}': it is not a directory.")
-    root = artifact_root(artifact_uri)
-    base = _check_relative(artifact_path)
-    written: list[str] = []
-    resolve(root, base)  # refuse an escaping base before copying anything
-    for dirpath, _dirnames, filenames in os.walk(src_root):
-        rel_dir = Path(dirpath).relative_to(src_root).as_posix()
-        for name in sorted(filenames):
-            parts = [p for p in (base, "" if rel_dir == "." else rel_dir, name) if p]
-            rel = posixpath.join(*parts)
-            _atomic_copy(Path(dirpath) / name, resolve(root, rel))
-            written.append(rel)
-    return written
+    return _with_location(
+        artifact_uri, tracking_uri, lambda p: p.log_artifacts(local_dir, artifact_path)
+    )
 
 
-def log_text(artifact_uri: str, text: str, artifact_file: str) -> str:
-    rel = _require_file_path(artifact_file)
-    dest = resolve(artifact_root(artifact_uri), rel)
+def log_text(
+    artifact_uri: str, text: str, artifact_file: str, *, tracking_uri: str | None = None
+) -> str:
     data = text.encode("utf-8")
-    _atomic_write(dest, lambda fh: fh.write(data))
-    return rel
+    return _with_location(artifact_uri, tracking_uri, lambda p: p.write_bytes(artifact_file, data))
 
 
-def log_dict(artifact_uri: str, dictionary: dict, artifact_file: str) -> str:
+def log_dict(
+    artifact_uri: str, dictionary: dict, artifact_file: str, *, tracking_uri: str | None = None
+) -> str:
     """YAML for `.yaml`/`.yml` files, JSON otherwise (as MLflow does)."""
     if artifact_file.endswith((".yaml", ".yml")):
         import yaml
@@ -182,111 +148,26 @@ def log_dict(artifact_uri: str, dictionary: dict, artifact_file: str) -> str:
         text = yaml.safe_dump(dictionary, default_flow_style=False, sort_keys=False)
     else:
         text = json.dumps(dictionary, indent=2)
-    return log_text(artifact_uri, text, artifact_file)
+    return log_text(artifact_uri, text, artifact_file, tracking_uri=tracking_uri)
 
 
-def _require_file_path(artifact_file: str) -> str:
-    rel = _check_relative(artifact_file)
-    if not rel:
-        raise InvalidInput("artifact_file must name a file, e.g. 'config/params.json'.")
-    return rel
-
-
-def list_artifacts(artifact_uri: str, path: str | None = None) -> list[FileInfo]:
-    """Direct children of `path`, sorted by name; empty when `path` is absent.
-    Symbolic links and special files are not listed (see download_artifacts)."""
-    root = artifact_root(artifact_uri)
-    rel = _check_relative(path)
-    target = resolve(root, rel)
-    if target.is_file():
-        return [FileInfo(rel, False, target.stat().st_size)]
-    if not target.is_dir():
-        return []
-    infos = []
-    for entry in sorted(os.scandir(target), key=lambda e: e.name):
-        # Links are left out, as download_artifacts leaves them out.
-        if entry.name.startswith(TMP_PREFIX) or entry.is_symlink():
-            continue
-        child = posixpath.join(rel, entry.name) if rel else entry.name
-        if entry.is_dir(follow_symlinks=False):
-            infos.append(FileInfo(child, True, None))
-        elif entry.is_file(follow_symlinks=False):
-            infos.append(FileInfo(child, False, entry.stat(follow_symlinks=False).st_size))
-    return infos
+def list_artifacts(
+    artifact_uri: str, path: str | None = None, *, tracking_uri: str | None = None
+) -> list[FileInfo]:
+    """Direct children of `path`, sorted by name; empty when `path` is absent;
+    a file lists as itself."""
+    return _with_location(artifact_uri, tracking_uri, lambda p: p.list_artifacts(path))
 
 
 def download_artifacts(
-    artifact_uri: str, path: str | None = None, dst_path: str | os.PathLike | None = None
+    artifact_uri: str,
+    path: str | None = None,
+    dst_path: str | os.PathLike | None = None,
+    *,
+    tracking_uri: str | None = None,
 ) -> Path:
-    """Copy `path` (file or directory) out of the store into `dst_path` (a new
-    temporary directory when None) and return the local copy's path. A copy
-    keeps callers from modifying the store by accident.
-
-    A directory is copied without following any symbolic link inside it: links
-    (to files or directories, inside the store or out of it) and anything that
-    is not a regular file or directory (FIFOs, sockets, devices) are skipped.
-    The store never writes a link itself (logging copies content), so one found
-    there was planted and may lead anywhere. `path` itself may be a link only
-    when it resolves inside the run's artifact directory (as for every path).
-    """
-    root = artifact_root(artifact_uri)
-    rel = _check_relative(path)
-    source = resolve(root, rel)
-    if not source.exists():
-        raise NotFound(
-            f"Artifact '{rel or '/'}' does not exist under '{artifact_uri}'. "
-            "List the run's artifacts to see what was logged."
-        )
-    dst = (
-        Path(dst_path) if dst_path is not None else Path(tempfile.mkdtemp(prefix="mlc-artifacts-"))
+    """Copy `path` (file or directory) into `dst_path` (a new temporary
+    directory when None) and return the local copy's path."""
+    return _with_location(
+        artifact_uri, tracking_uri, lambda p: p.download_artifacts(path, dst_path)
     )
-    dst.mkdir(parents=True, exist_ok=True)
-    # The whole tree lands in dst itself, a single entry under its own name.
-    out = dst / posixpath.basename(rel) if rel else dst
-    if source.is_dir():
-        directory = os.open(source, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            _copy_tree_without_links(directory, out)
-        finally:
-            os.close(directory)
-    else:
-        shutil.copy2(source, out)
-    return out
-
-
-_NO_FOLLOW = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
-
-
-def _copy_tree_without_links(directory: int, out: Path) -> None:
-    """Copy the tree open as `directory` into `out`. Every entry is opened
-    relative to its parent's descriptor with O_NOFOLLOW, so a link swapped in
-    while copying is refused by the kernel rather than followed."""
-    out.mkdir(parents=True, exist_ok=True)
-    with os.scandir(directory) as entries:
-        children = sorted((e.name, e.is_dir(follow_symlinks=False)) for e in entries)
-    for name, is_dir in children:
-        if name.startswith(TMP_PREFIX):
-            continue
-        flags = _NO_FOLLOW | (os.O_DIRECTORY if is_dir else os.O_NONBLOCK)
-        try:
-            child = os.open(name, flags, dir_fd=directory)
-        except OSError:
-            continue  # a link (ELOOP/ENOTDIR), or gone since listing
-        try:
-            kind = stat.S_IFMT(os.fstat(child).st_mode)
-            if kind == stat.S_IFDIR:
-                _copy_tree_without_links(child, out / name)
-            elif kind == stat.S_IFREG:
-                _copy_open_file(child, out / name)
-        finally:
-            os.close(child)
-
-
-def _copy_open_file(fd: int, dest: Path) -> None:
-    os.set_blocking(fd, True)
-    with os.fdopen(os.dup(fd), "rb") as source:
-        _atomic_write(dest, lambda fh: shutil.copyfileobj(source, fh, length=1 << 20))
-    try:
-        os.chmod(dest, stat.S_IMODE(os.fstat(fd).st_mode))
-    except OSError:
-        pass  # permissions are a nicety; the content is what matters

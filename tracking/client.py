@@ -428,26 +428,57 @@ class Client:
         return self.get_run(run_id).info.artifact_uri
 
     def artifact_path(self, run_id: str, path: str = "") -> Path:
-        """Local path of the run's artifact directory (or of `path` inside it)."""
-        return _artifacts.resolve(_artifacts.artifact_root(self._artifact_uri(run_id)), path)
+        """Local path of the run's artifact directory (or of `path` inside it).
+        Only for local artifact locations: a server's are reached through the
+        other artifact methods (download_artifacts gives a local copy)."""
+        artifact_uri = self._artifact_uri(run_id)
+        if not _artifacts.is_local(artifact_uri):
+            raise InvalidInput(
+                f"The artifacts of run {run_id} are kept by the tracking server "
+                f"('{artifact_uri}'), not in a local directory. Use download_artifacts() for a "
+                "local copy, or log_artifact(s)() to add files."
+            )
+        return _artifacts.resolve(_artifacts.artifact_root(artifact_uri), path)
+
+    def artifact_location(self, run_id: str, path: str = "") -> str:
+        """The URI of the run's artifact directory (or of `path` inside it),
+        local or on a server."""
+        uri = self._artifact_uri(run_id).rstrip("/")
+        rel = _artifacts.check_relative(path)
+        return f"{uri}/{rel}" if rel else uri
+
+    def artifacts_are_local(self, run_id: str) -> bool:
+        return _artifacts.is_local(self._artifact_uri(run_id))
 
     def log_artifact(self, run_id: str, local_path, artifact_path: str | None = None) -> str:
-        return _artifacts.log_artifact(self._artifact_uri(run_id), local_path, artifact_path)
+        return _artifacts.log_artifact(
+            self._artifact_uri(run_id), local_path, artifact_path, tracking_uri=self.tracking_uri
+        )
 
     def log_artifacts(self, run_id: str, local_dir, artifact_path: str | None = None) -> list[str]:
-        return _artifacts.log_artifacts(self._artifact_uri(run_id), local_dir, artifact_path)
+        return _artifacts.log_artifacts(
+            self._artifact_uri(run_id), local_dir, artifact_path, tracking_uri=self.tracking_uri
+        )
 
     def log_text(self, run_id: str, text: str, artifact_file: str) -> str:
-        return _artifacts.log_text(self._artifact_uri(run_id), text, artifact_file)
+        return _artifacts.log_text(
+            self._artifact_uri(run_id), text, artifact_file, tracking_uri=self.tracking_uri
+        )
 
     def log_dict(self, run_id: str, dictionary: dict, artifact_file: str) -> str:
-        return _artifacts.log_dict(self._artifact_uri(run_id), dictionary, artifact_file)
+        return _artifacts.log_dict(
+            self._artifact_uri(run_id), dictionary, artifact_file, tracking_uri=self.tracking_uri
+        )
 
     def list_artifacts(self, run_id: str, path: str = "") -> list[_artifacts.FileInfo]:
-        return _artifacts.list_artifacts(self._artifact_uri(run_id), path)
+        return _artifacts.list_artifacts(
+            self._artifact_uri(run_id), path, tracking_uri=self.tracking_uri
+        )
 
     def download_artifacts(self, run_id: str, path: str = "", dst_path=None) -> Path:
-        return _artifacts.download_artifacts(self._artifact_uri(run_id), path, dst_path)
+        return _artifacts.download_artifacts(
+            self._artifact_uri(run_id), path, dst_path, tracking_uri=self.tracking_uri
+        )
 
     # -- registry ------------------------------------------------------------
     def create_registered_model(

@@ -383,22 +383,30 @@ def set_tags(tags: dict, _run: ActiveRun | None = None) -> None:
 
 def log_artifact(local_path, artifact_path: str | None = None) -> str:
     run = _get_or_start_run()
-    return _artifacts.log_artifact(run.info.artifact_uri, local_path, artifact_path)
+    return _artifacts.log_artifact(
+        run.info.artifact_uri, local_path, artifact_path, tracking_uri=run.client.tracking_uri
+    )
 
 
 def log_artifacts(local_dir, artifact_path: str | None = None) -> list[str]:
     run = _get_or_start_run()
-    return _artifacts.log_artifacts(run.info.artifact_uri, local_dir, artifact_path)
+    return _artifacts.log_artifacts(
+        run.info.artifact_uri, local_dir, artifact_path, tracking_uri=run.client.tracking_uri
+    )
 
 
 def log_text(text: str, artifact_file: str) -> str:
     run = _get_or_start_run()
-    return _artifacts.log_text(run.info.artifact_uri, text, artifact_file)
+    return _artifacts.log_text(
+        run.info.artifact_uri, text, artifact_file, tracking_uri=run.client.tracking_uri
+    )
 
 
 def log_dict(dictionary: dict, artifact_file: str) -> str:
     run = _get_or_start_run()
-    return _artifacts.log_dict(run.info.artifact_uri, dictionary, artifact_file)
+    return _artifacts.log_dict(
+        run.info.artifact_uri, dictionary, artifact_file, tracking_uri=run.client.tracking_uri
+    )
 
 
 def get_artifact_uri(artifact_path: str | None = None) -> str:

@@ -15,10 +15,14 @@ turn. Schemes map to resolvers through a table, not an if-chain.
 
 from __future__ import annotations
 
+import atexit
 import posixpath
 import re
+import shutil
+import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
@@ -45,12 +49,46 @@ _MAX_SOURCE_HOPS = 8
 
 
 @dataclass(frozen=True)
+class ServerModelFiles:
+    """A model directory under an artifact location on a tracking server (a
+    run's, or an MLflow 3 logged model's). It is copied to a new local
+    temporary directory (removed at exit) when first used, and whoever loads
+    it verifies the copy's bytes as for any local model: what the server
+    holds now is what gets checked."""
+
+    tracking_uri: str
+    artifact_uri: str
+    path: str = ""
+
+    def __truediv__(self, subpath: str) -> ServerModelFiles:
+        return replace(self, path=posixpath.join(self.path, subpath) if self.path else subpath)
+
+    def download(self) -> Path:
+        from mlcadence.tracking.artifacts import download_artifacts
+
+        target = Path(tempfile.mkdtemp(prefix="mlc-server-model-"))
+        atexit.register(shutil.rmtree, target, True)
+        return download_artifacts(
+            self.artifact_uri, self.path, target, tracking_uri=self.tracking_uri
+        )
+
+
+@dataclass(frozen=True)
 class ResolvedModel:
-    local_path: Path
+    """`location` is a local directory, or model files on a tracking server;
+    `local_path` is always local (a server's files are copied on first use)."""
+
+    location: Path | ServerModelFiles
     name: str | None = None
     version: int | None = None
     model_version: ModelVersion | None = None
     run_id: str | None = None
+
+    @cached_property
+    def local_path(self) -> Path:
+        if isinstance(self.location, ServerModelFiles):
+            return self.location.download()
+        return self.location
 
 
 @dataclass(frozen=True)
@@ -164,13 +202,20 @@ def _version_for(client, ref: ModelsUri, uri: str) -> ModelVersion:
     return max(versions, key=lambda v: v.version)
 
 
-def _logged_model_dir(client, model_id: str, uri: str) -> Path:
-    """Artifacts of an MLflow 3 LoggedModel in a file store:
-    <root>/<experiment>/models/<model_id>/meta.yaml names their location."""
-    from mlcadence.tracking.artifacts import artifact_root
+def _logged_model_dir(client, model_id: str, uri: str) -> Path | ServerModelFiles:
+    """Artifacts of an MLflow 3 LoggedModel: on a tracking server, where it
+    says they are; in a file store, <root>/<experiment>/models/<model_id>/
+    meta.yaml names their location."""
+    from mlcadence.tracking.artifacts import artifact_root, is_local
     from mlcadence.tracking.tracking_uri import is_file_store_uri
 
     tracking_uri = getattr(client, "tracking_uri", "")
+    get_logged_model = getattr(getattr(client, "backend", None), "get_logged_model", None)
+    if uri_scheme(tracking_uri) in ("http", "https") and get_logged_model is not None:
+        location = get_logged_model(model_id).artifact_location
+        if is_local(location):
+            return artifact_root(location)
+        return ServerModelFiles(tracking_uri, location)
     if not is_file_store_uri(tracking_uri):
         raise InvalidInput(
             f"'{uri}' names an MLflow 3 logged model, which can only be found in an MLflow file "
@@ -197,13 +242,18 @@ def _resolve_models(uri: str, client, hops: int) -> ResolvedModel:
             "runs:/ URI or a path."
         )
     inner = _resolve(mv.source, client, hops + 1)
-    path = inner.local_path / ref.subpath if ref.subpath else inner.local_path
+    path = inner.location / ref.subpath if ref.subpath else inner.location
     return ResolvedModel(path, mv.name, mv.version, mv, mv.run_id or inner.run_id)
 
 
 def _resolve_runs(uri: str, client, hops: int) -> ResolvedModel:
     ref = parse_runs_uri(uri)
     client = _client(client)
+    if not client.artifacts_are_local(ref.run_id):
+        files = ServerModelFiles(
+            client.tracking_uri, client.artifact_location(ref.run_id), ref.path
+        )
+        return ResolvedModel(files, run_id=ref.run_id)
     # artifact_path() refuses paths that leave the run's artifact directory.
     return ResolvedModel(client.artifact_path(ref.run_id, ref.path), run_id=ref.run_id)
 

@@ -13,7 +13,8 @@ Images:
 
 Run: the tracking store is mounted (file stores at /mlflow/tmp/mlruns, as
 MLflow does; sqlite by its directory; a run's local artifact directory at its
-own path), the run's variables and MLproject `environment` are set, MLproject
+own path); a tracking server is reached over the network instead (the host's
+network for one on this machine; its token is passed in), the run's variables and MLproject `environment` are set, MLproject
 `volumes` are mounted, logs are streamed, the exit code is returned and the
 container is always removed.
 """
@@ -33,6 +34,7 @@ from mlcadence.containers.docker import build_image, docker_client, image_exists
 from mlcadence.projects.environments.base import Execution, OutputSink
 from mlcadence.projects.errors import EnvironmentUnavailable, InvalidProject
 from mlcadence.projects.spec import DockerEnv, Project
+from mlcadence.settings import TRACKING_TOKEN_VARIABLES
 
 CONTAINER_CODE_DIR = "/mlflow/projects/code/"
 CONTAINER_STORE_DIR = "/mlflow/tmp/mlruns"
@@ -191,6 +193,11 @@ class DockerEnvManager:
             variables["MLFLOW_TRACKING_URI"] = inside
         elif parsed.hostname in ("localhost", "127.0.0.1", "::1"):
             network_mode = "host"  # a server on this machine is only reachable that way
+        if parsed.scheme in ("http", "https"):
+            # The container talks to the tracking server itself: hand it the token.
+            variables.update(
+                {k: os.environ[k] for k in TRACKING_TOKEN_VARIABLES if os.environ.get(k)}
+            )
         # The run's artifact URI is a host path recorded in the store; mount it
         # at the same path so writes through it land on the host.
         art = urlparse(execution.artifact_uri)

@@ -7,6 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tests.http_fixtures import live_server, live_tracking_uri, mlflow_server  # noqa: F401
+
 # `tracking_server`: a real `mlcadence server` subprocess (see server_fixtures).
 from tests.tracking.server_fixtures import tracking_server  # noqa: F401
 

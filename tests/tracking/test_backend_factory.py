@@ -81,7 +81,13 @@ def test_plugin_builder_gets_the_uri_and_keyword_options(monkeypatch, fresh_cach
     )
     backends.get_backend("fake://somewhere")
     assert calls == [("fake://somewhere", backends.backend_options())]
-    assert set(calls[0][1]) == {"fsync", "artifact_root"}
+    assert set(calls[0][1]) == {
+        "fsync",
+        "artifact_root",
+        "token",
+        "retry_seconds",
+        "request_timeout",
+    }
 
 
 def test_unknown_scheme_names_the_entry_point_group(fresh_cache):

@@ -2,10 +2,11 @@
 constructor arguments (as MLflow's store builders do).
 
 `BUILDERS` maps a scheme to a builder taking the URI and keyword options
-(`fsync`, `artifact_root`; and `experiment_artifact_root`, which a tracking
+(`fsync`, `artifact_root`; `experiment_artifact_root`, which a tracking
 server passes so that new experiments, the default one of a new store
-included, get `<root>/<experiment_id>` locations on every backend); each
-builder picks the options its backend needs and ignores the rest. `get_backend` reads the settings when it builds, never
+included, get `<root>/<experiment_id>` locations on every backend; and for
+`http(s)` the `token`, `retry_seconds` and `request_timeout`); each builder
+picks the options its backend needs and ignores the rest. `get_backend` reads the settings when it builds, never
 at import time, and backends themselves take plain arguments.
 
 Plugins add schemes through the `mlcadence.tracking_backends` entry-point
@@ -52,6 +53,22 @@ def build_sql_backend(
     return SqlBackend(uri, artifact_root=experiment_artifact_root or artifact_root)
 
 
+def build_rest_backend(
+    uri: str,
+    *,
+    token: str | None = None,
+    retry_seconds: float = 60.0,
+    request_timeout: float = 120.0,
+    **_other,
+) -> Store:
+    from mlcadence.tracking.backends.rest import RestBackend
+    from mlcadence.tracking.backends.rest_http import RetryPolicy
+
+    return RestBackend(
+        uri, token=token, retry=RetryPolicy(total_seconds=retry_seconds), timeout=request_timeout
+    )
+
+
 BUILDERS: dict[str, Builder] = {
     "": build_file_backend,
     "file": build_file_backend,
@@ -59,6 +76,8 @@ BUILDERS: dict[str, Builder] = {
     "postgresql": build_sql_backend,
     "postgres": build_sql_backend,
     "postgresql+psycopg": build_sql_backend,
+    "http": build_rest_backend,
+    "https": build_rest_backend,
 }
 
 _cache: dict[str, Store] = {}
@@ -85,7 +104,14 @@ def backend_options() -> dict[str, object]:
     from mlcadence.settings import get_settings
 
     settings = get_settings()
-    return {"fsync": settings.file_fsync, "artifact_root": settings.artifact_root}
+    token = settings.tracking_token
+    return {
+        "fsync": settings.file_fsync,
+        "artifact_root": settings.artifact_root,
+        "token": token.get_secret_value() if token is not None else None,
+        "retry_seconds": settings.tracking_retry_seconds,
+        "request_timeout": settings.tracking_request_timeout,
+    }
 
 
 def build_backend(uri: str, **options) -> Store:

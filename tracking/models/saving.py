@@ -216,6 +216,21 @@ def _append_history(client, run_id: str, doc: dict, artifact_path: str) -> None:
         _log.warning("Could not record %s on run %s: %r", LOG_MODEL_HISTORY_TAG, run_id, e)
 
 
+def _log_to_server(client, sk_model, run_id: str, artifact_path: str, options: dict) -> dict:
+    """Save into a local temporary directory, then upload it among the run's
+    artifacts on the tracking server (which keeps each file atomically)."""
+    if client.list_artifacts(run_id, artifact_path):
+        raise AlreadyExists(
+            f"Run {run_id} already has artifacts at '{artifact_path}'. Log the model under "
+            "another artifact_path."
+        )
+    with tempfile.TemporaryDirectory(prefix="mlc-log-model-") as tmp:
+        local = Path(tmp) / "model"
+        doc = save_model(sk_model, local, artifact_path=artifact_path, **options)
+        client.log_artifacts(run_id, local, artifact_path)
+    return doc
+
+
 def log_model(
     sk_model,
     artifact_path: str = "model",
@@ -239,17 +254,16 @@ def log_model(
             "log_model needs a run: call it inside `with tracking.start_run():`, or pass "
             "run_id=... of an existing run."
         )
-    target = client.artifact_path(run_id, artifact_path)  # refuses paths leaving the run
-    doc = save_model(
-        sk_model,
-        target,
-        input_example=input_example,
-        signature=signature,
-        run_id=run_id,
-        artifact_path=artifact_path,
-        staging_dir=client.artifact_path(run_id).parent,  # outside what MLflow lists
-        **save_kwargs,
-    )
+    options = dict(input_example=input_example, signature=signature, run_id=run_id, **save_kwargs)
+    if client.artifacts_are_local(run_id):
+        target = client.artifact_path(run_id, artifact_path)  # refuses paths leaving the run
+        staging = client.artifact_path(run_id).parent  # outside what MLflow lists
+        doc = save_model(
+            sk_model, target, artifact_path=artifact_path, staging_dir=staging, **options
+        )
+    else:
+        target = None
+        doc = _log_to_server(client, sk_model, run_id, artifact_path, options)
     _append_history(client, run_id, doc, artifact_path)
     model_uri = f"runs:/{run_id}/{artifact_path}"
     version = None
