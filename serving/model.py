@@ -141,7 +141,7 @@ def load(
         version=None if resolved.version is None else str(resolved.version),
         run_id=run_id,
         # The directory the model was loaded from (a local copy of a server's files).
-        serving_example=read_serving_example(Path(resolved.local_path)),
+        serving_example=read_serving_example(Path(opened.resolved.local_path)),
         source=source,
     )
 
