@@ -25,11 +25,19 @@ AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
+def _group() -> None:
+    """The `mlcadence` command: parse, call the library, print."""
+
+
 def build_app(command: str | None = None) -> typer.Typer:
     """The app with the area that mounts `command`, or every area when it is
     None or no area claims it (help, a typo: Typer then lists everything)."""
     modules = [m for m, names in AREAS if command in names] or [m for m, _ in AREAS]
     app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+    # A callback keeps the app a group: with one area mounted that has a single
+    # command (`server`), Typer would otherwise run it as the whole program
+    # and reject its own name as an extra argument.
+    app.callback()(_group)
     for name in modules:
         importlib.import_module(f"mlcadence.cli.{name}").register(app)
     return app
