@@ -42,6 +42,7 @@ class UI:
     def open(self, query: str = "") -> Page:
         self.page.goto(f"{self.server.url}/{query}")
         self.page.wait_for_load_state("networkidle")
+        self.page.wait_for_selector("main:not([aria-busy])")
         return self.page
 
     def screenshot(self, name: str) -> Path:

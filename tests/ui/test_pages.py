@@ -115,7 +115,7 @@ def test_pages_follow_the_servers_page_token(ui):
     first = set(cells(page, "metrics.accuracy"))
     page.get_by_role("button", name="Next page").click()
     page.wait_for_url("**page_token=**")
-    page.wait_for_selector("#runs")
+    page.wait_for_selector("main:not([aria-busy]) #runs")
     second = set(cells(page, "metrics.accuracy"))
     assert len(first) == len(second) == 2 and not first & second
 

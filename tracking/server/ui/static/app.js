@@ -141,12 +141,16 @@ async function render() {
     else a.removeAttribute("aria-current");
   }
   const root = h("div", {});
+  main().setAttribute("aria-busy", "true");
   try {
     await VIEWS[view](root, query);
   } catch (exc) {
     root.replaceChildren(errorBox(exc instanceof ApiError ? exc.message : `Error: ${exc.message}`));
   }
-  if (token === renderToken) main().replaceChildren(root);
+  if (token === renderToken) {
+    main().replaceChildren(root);
+    main().removeAttribute("aria-busy");
+  }
 }
 
 document.addEventListener("click", (event) => {
