@@ -202,3 +202,29 @@ def test_compare_highlights_the_params_that_differ(ui):
     assert table.locator('tr[data-key="model"]').get_attribute("class") == ""  # both forests
     assert table.locator('tr[data-key="window"]').get_attribute("class") == "diff"
     ui.screenshot("compare")
+
+
+def test_the_dark_theme_follows_the_systems_setting(ui, browser):
+    backgrounds = {}
+    for scheme in ("light", "dark"):
+        context = browser.new_context(color_scheme=scheme)
+        page = context.new_page()
+        page.goto(f"{ui.server.url}/?view=models")
+        page.wait_for_selector("main:not([aria-busy])")
+        backgrounds[scheme] = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        if scheme == "dark":
+            page.screenshot(path=str(ui.shots / "models-dark.png"), full_page=True)
+        context.close()
+    assert backgrounds == {"light": "rgb(255, 255, 255)", "dark": "rgb(13, 17, 23)"}
+
+
+def test_every_control_on_the_runs_page_has_a_label(ui):
+    page = ui.open(f"?view=runs&experiment={ui.store.experiment_id}")
+    page.wait_for_selector("#runs")
+    unlabelled = page.evaluate(
+        """() => [...document.querySelectorAll('main input, main button')]
+            .filter((el) => !(el.labels?.length || el.getAttribute('aria-label')
+                              || el.textContent.trim()))
+            .map((el) => el.outerHTML)"""
+    )
+    assert unlabelled == []
