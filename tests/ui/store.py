@@ -31,6 +31,7 @@ def seed(backend_uri: str) -> Seeded:
     experiment_id = client.create_experiment("stock-training")
     deleted = client.create_experiment("abandoned")
     client.delete_experiment(deleted)
+    client.set_terminated(client.create_run("0", run_name="scratch").info.run_id, "FINISHED")
 
     parent = client.create_run(experiment_id, run_name="sweep")
     client.set_tag(parent.info.run_id, "mlflow.source.git.commit", "0123abc")

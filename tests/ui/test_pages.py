@@ -25,13 +25,23 @@ def cells(page, column: str) -> dict[str, str]:
 def test_experiments_page_lists_each_experiment_with_its_run_count(ui):
     page = ui.open()
     row = page.locator(f'tr[data-experiment-id="{ui.store.experiment_id}"]')
-    assert row.locator("td").nth(0).inner_text() == "stock-training"
-    assert row.locator("td").nth(1).inner_text() == "5"  # the sweep's parent and 4 trials
+    assert row.locator("td").nth(1).inner_text() == "stock-training"
+    assert row.locator("td").nth(2).inner_text() == "5"  # the sweep's parent and 4 trials
     assert "abandoned" not in page.locator("main").inner_text()  # deleted
     ui.screenshot("experiments")
     row.locator("a").click()
     page.wait_for_selector("#runs")
     assert f"experiment={ui.store.experiment_id}" in page.url
+
+
+def test_runs_of_several_experiments_are_shown_together(ui):
+    page = ui.open()
+    page.get_by_label("Select stock-training").check()
+    page.get_by_label("Select Default").check()
+    page.get_by_role("button", name="Runs of the selected experiments").click()
+    page.wait_for_selector("main:not([aria-busy]) #runs")
+    assert "Runs of stock-training, Default" in page.locator("h1").inner_text()
+    assert page.locator("#runs tbody tr").count() == 5 + 1  # and Default's one run
 
 
 def test_runs_table_shows_the_stores_metric_values_with_trials_nested_under_the_sweep(ui):

@@ -178,6 +178,11 @@ async function experimentsPage(root) {
       })
     )
   );
+  const selected = new Set();
+  const together = h("button", {
+    type: "button", id: "runs-of-selected", disabled: true,
+    onclick: () => navigate({ view: "runs", experiment: [...selected].join(",") }),
+  }, "Runs of the selected experiments");
   const rows = experiments.map((exp, i) => {
     const runs = counts[i].runs || [];
     const latest = Math.max(
@@ -188,6 +193,14 @@ async function experimentsPage(root) {
     return h(
       "tr",
       { "data-experiment-id": exp.experiment_id },
+      h("td", {}, h("input", {
+        type: "checkbox", "aria-label": `Select ${exp.name}`,
+        onchange: (event) => {
+          if (event.target.checked) selected.add(exp.experiment_id);
+          else selected.delete(exp.experiment_id);
+          together.disabled = selected.size === 0;
+        },
+      })),
       h("td", {}, link({ view: "runs", experiment: exp.experiment_id }, exp.name)),
       h("td", { class: "num" }, count),
       h("td", {}, fmtTime(latest))
@@ -199,10 +212,11 @@ async function experimentsPage(root) {
       ? h(
           "table",
           { "aria-label": "Experiments" },
-          h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Runs"), h("th", {}, "Last activity"))),
+          h("thead", {}, h("tr", {}, h("th", { scope: "col" }, h("span", { class: "muted" }, "✓")), h("th", {}, "Name"), h("th", {}, "Runs"), h("th", {}, "Last activity"))),
           h("tbody", {}, rows)
         )
-      : h("p", { class: "muted" }, "No experiments yet.")
+      : h("p", { class: "muted" }, "No experiments yet."),
+    experiments.length ? h("div", { class: "toolbar" }, together) : ""
   );
 }
 
