@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from mlcadence import tracking
 from tests.ui.store import MODEL
 
 pytestmark = pytest.mark.integration
@@ -32,6 +33,26 @@ def test_experiments_page_lists_each_experiment_with_its_run_count(ui):
     row.locator("a").click()
     page.wait_for_selector("#runs")
     assert f"experiment={ui.store.experiment_id}" in page.url
+
+
+def test_experiments_are_created_renamed_and_deleted_from_the_page(ui):
+    page = ui.open()
+    page.get_by_label("New experiment name").fill("holdout")
+    page.get_by_role("button", name="Create").click()
+    page.get_by_role("link", name="holdout").wait_for()
+    page.once("dialog", lambda dialog: dialog.accept("holdout-2026"))
+    page.get_by_role("button", name="Rename holdout").click()
+    page.get_by_role("link", name="holdout-2026").wait_for()
+    page.get_by_label("New experiment name").fill("holdout-2026")
+    page.get_by_role("button", name="Create").click()
+    alert = page.locator("#experiment-message [role=alert]")
+    alert.wait_for()
+    assert "holdout-2026" in alert.inner_text()  # the store's message: the name is taken
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete holdout-2026").click()
+    page.wait_for_function("!document.body.innerText.includes('holdout-2026')")
+    names = [e.name for e in tracking.Client(ui.server.backend_uri).search_experiments()]
+    assert "holdout-2026" not in names and "stock-training" in names
 
 
 def test_runs_of_several_experiments_are_shown_together(ui):

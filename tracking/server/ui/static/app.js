@@ -178,6 +178,20 @@ async function experimentsPage(root) {
       })
     )
   );
+  const message = h("div", { id: "experiment-message" });
+  const nameInput = h("input", { type: "text", id: "new-experiment", name: "name", required: true });
+  const create = h(
+    "form",
+    {
+      class: "toolbar", "aria-label": "Create an experiment",
+      onsubmit: (event) => {
+        event.preventDefault();
+        changeExperiments(message, "experiments/create", { name: nameInput.value.trim() });
+      },
+    },
+    h("label", { for: "new-experiment" }, "New experiment name", nameInput),
+    h("button", { type: "submit" }, "Create")
+  );
   const selected = new Set();
   const together = h("button", {
     type: "button", id: "runs-of-selected", disabled: true,
@@ -203,7 +217,16 @@ async function experimentsPage(root) {
       })),
       h("td", {}, link({ view: "runs", experiment: exp.experiment_id }, exp.name)),
       h("td", { class: "num" }, count),
-      h("td", {}, fmtTime(latest))
+      h("td", {}, fmtTime(latest)),
+      h(
+        "td",
+        {},
+        h("button", { type: "button", "aria-label": `Rename ${exp.name}`, onclick: () => renameExperiment(exp, message) }, "Rename"),
+        " ",
+        exp.experiment_id === "0"
+          ? ""
+          : h("button", { type: "button", "aria-label": `Delete ${exp.name}`, onclick: () => deleteExperiment(exp, message) }, "Delete")
+      )
     );
   });
   root.append(
@@ -212,12 +235,37 @@ async function experimentsPage(root) {
       ? h(
           "table",
           { "aria-label": "Experiments" },
-          h("thead", {}, h("tr", {}, h("th", { scope: "col" }, h("span", { class: "muted" }, "✓")), h("th", {}, "Name"), h("th", {}, "Runs"), h("th", {}, "Last activity"))),
+          h("thead", {}, h("tr", {}, h("th", { scope: "col" }, h("span", { class: "muted" }, "✓")), h("th", {}, "Name"), h("th", {}, "Runs"), h("th", {}, "Last activity"), h("th", {}, "Actions"))),
           h("tbody", {}, rows)
         )
       : h("p", { class: "muted" }, "No experiments yet."),
-    experiments.length ? h("div", { class: "toolbar" }, together) : ""
+    experiments.length ? h("div", { class: "toolbar" }, together) : "",
+    create,
+    message
   );
+}
+
+async function changeExperiments(message, path, body) {
+  try {
+    await api(path, { method: "POST", body });
+  } catch (exc) {
+    message.replaceChildren(errorBox(exc.message));
+    return;
+  }
+  await render();
+}
+
+function renameExperiment(exp, message) {
+  const name = prompt(`New name for experiment '${exp.name}':`, exp.name);
+  if (name && name.trim() && name.trim() !== exp.name) {
+    changeExperiments(message, "experiments/update", { experiment_id: exp.experiment_id, new_name: name.trim() });
+  }
+}
+
+function deleteExperiment(exp, message) {
+  if (confirm(`Delete experiment '${exp.name}' and hide its runs? It can be restored.`)) {
+    changeExperiments(message, "experiments/delete", { experiment_id: exp.experiment_id });
+  }
 }
 
 // ---- runs --------------------------------------------------------------------
