@@ -173,6 +173,21 @@ def test_run_page_charts_every_logged_point_of_each_metric(ui):
     ui.screenshot("run")
 
 
+def test_metric_charts_can_be_drawn_over_time_and_the_choice_is_in_the_url(ui):
+    run_id = ui.store.child_ids[2]
+    page = ui.open(f"?view=run&run={run_id}")
+    page.get_by_label("X axis").select_option("time")
+    chart = page.locator('svg[data-metric="loss"][data-axis="time"]')
+    chart.wait_for()
+    points = chart.locator("circle")
+    times = [float(points.nth(i).get_attribute("data-time")) for i in range(points.count())]
+    # The store's points were logged one millisecond apart, step by step.
+    assert times == [step / 1000 for step, _ in ui.store.loss_history[run_id]]
+    assert "x=time" in page.url
+    reopened = ui.open("?" + page.url.split("?", 1)[1])
+    assert reopened.locator('svg[data-metric="loss"]').get_attribute("data-axis") == "time"
+
+
 def test_run_page_shows_csv_and_json_artifacts_in_place(ui):
     page = ui.open(f"?view=run&run={ui.store.child_ids[0]}")
     page.get_by_role("button", name="config.json").click()

@@ -575,7 +575,7 @@ async function runPage(root, query) {
     h("h1", {}, "Run ", run.name),
     h("dl", { class: "facts", id: "facts" }, facts.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
     h("h2", {}, "Metrics"),
-    await metricCharts(run),
+    await metricCharts(run, query),
     h("h2", {}, "Parameters"),
     keyValueTable("params", run.params),
     h("h2", {}, "Tags"),
@@ -596,42 +596,78 @@ function keyValueTable(id, map) {
   );
 }
 
-async function metricCharts(run) {
+const AXES = { step: "step", time: "seconds" };
+
+async function metricCharts(run, query) {
   const keys = Object.keys(run.metrics).sort();
   if (!keys.length) return h("p", { class: "muted" }, "No metrics.");
   const histories = await Promise.all(
     keys.map((key) => api("metrics/get-history", { query: { run_id: run.id, metric_key: key } }))
   );
-  return h(
-    "div",
-    { class: "charts" },
-    keys.map((key, i) => chart(key, (histories[i].metrics || []).map((m) => ({ step: Number(m.step || 0), value: Number(m.value) }))))
+  const series = histories.map((history) => {
+    const metrics = history.metrics || [];
+    const t0 = Math.min(...metrics.map((m) => Number(m.timestamp || 0)));
+    return metrics.map((m) => ({
+      step: Number(m.step || 0),
+      time: (Number(m.timestamp || 0) - t0) / 1000,
+      value: Number(m.value),
+    }));
+  });
+  const charts = h("div", { class: "charts" });
+  const draw = (axis) => charts.replaceChildren(...keys.map((key, i) => chart(key, series[i], axis)));
+  const axis = AXES[query.get("x")] ? query.get("x") : "step";
+  const select = h(
+    "select",
+    {
+      id: "x-axis",
+      onchange: (event) => {
+        const next = params();
+        next.set("x", event.target.value);
+        history.replaceState(null, "", "?" + next);
+        draw(event.target.value);
+      },
+    },
+    Object.entries({ step: "Step", time: "Time since the first point" }).map(([value, label]) =>
+      h("option", { value, selected: value === axis }, label)
+    )
   );
+  draw(axis);
+  return h("div", {}, h("div", { class: "toolbar" }, h("label", { for: "x-axis" }, "X axis", select)), charts);
 }
 
-function chart(key, points) {
-  points.sort((a, b) => a.step - b.step);
+function chart(key, points, axis = "step") {
+  points = [...points].sort((a, b) => a[axis] - b[axis] || a.step - b.step);
   const width = 320, height = 160, pad = 34;
-  const steps = points.map((p) => p.step), values = points.map((p) => p.value).filter(Number.isFinite);
-  const [x0, x1] = [Math.min(...steps), Math.max(...steps)];
+  const xs = points.map((p) => p[axis]), values = points.map((p) => p.value).filter(Number.isFinite);
+  const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
   const [y0, y1] = [Math.min(...values), Math.max(...values)];
-  const x = (step) => pad + (x1 === x0 ? (width - 2 * pad) / 2 : ((step - x0) / (x1 - x0)) * (width - 2 * pad));
+  const x = (v) => pad + (x1 === x0 ? (width - 2 * pad) / 2 : ((v - x0) / (x1 - x0)) * (width - 2 * pad));
   const y = (v) => height - pad + 10 - (y1 === y0 ? (height - 2 * pad) / 2 : ((v - y0) / (y1 - y0)) * (height - 2 * pad));
   const finite = points.filter((p) => Number.isFinite(p.value));
-  const last = points[points.length - 1];
+  const last = [...points].sort((a, b) => a.step - b.step).pop();
+  const unit = AXES[axis];
   const svg = s(
     "svg",
-    { viewBox: `0 0 ${width} ${height}`, width, height, role: "img", "aria-label": `${key} over ${points.length} steps`, "data-metric": key },
+    {
+      viewBox: `0 0 ${width} ${height}`, width, height, role: "img",
+      "aria-label": `${key} over ${points.length} points by ${unit}`, "data-metric": key, "data-axis": axis,
+    },
     s("line", { class: "axis", x1: pad, y1: height - pad + 10, x2: width - pad / 2, y2: height - pad + 10 }),
     s("line", { class: "axis", x1: pad, y1: 10, x2: pad, y2: height - pad + 10 }),
     s("text", { x: 2, y: 14 }, fmtValue(y1)),
     s("text", { x: 2, y: height - pad + 10 }, fmtValue(y0)),
-    s("text", { x: pad, y: height - 6 }, `step ${x0}`),
-    s("text", { x: width - pad * 2, y: height - 6 }, `step ${x1}`),
-    s("polyline", { class: "line", points: finite.map((p) => `${x(p.step).toFixed(1)},${y(p.value).toFixed(1)}`).join(" ") }),
+    s("text", { x: pad, y: height - 6 }, `${unit} ${fmtValue(x0)}`),
+    s("text", { x: width - pad * 2, y: height - 6 }, `${unit} ${fmtValue(x1)}`),
+    s("polyline", { class: "line", points: finite.map((p) => `${x(p[axis]).toFixed(1)},${y(p.value).toFixed(1)}`).join(" ") }),
     finite.map((p) =>
-      s("circle", { class: "point", cx: x(p.step).toFixed(1), cy: y(p.value).toFixed(1), r: 2.5, "data-step": p.step, "data-value": p.value },
-        s("title", {}, `step ${p.step}: ${p.value}`))
+      s(
+        "circle",
+        {
+          class: "point", cx: x(p[axis]).toFixed(1), cy: y(p.value).toFixed(1), r: 2.5,
+          "data-step": p.step, "data-time": p.time, "data-value": p.value,
+        },
+        s("title", {}, `step ${p.step} (${fmtValue(p.time)} s): ${p.value}`)
+      )
     )
   );
   return h(
