@@ -104,6 +104,14 @@ def test_the_wheel_holds_every_module_of_the_mapped_folders(wheel):
     assert "mlcadence/projects/stockpred/MLproject" in names
 
 
+def test_the_wheel_carries_the_web_uis_static_files(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    static = ROOT / "tracking" / "server" / "ui" / "static"
+    shipped = {f"mlcadence/tracking/server/ui/static/{p.name}" for p in static.iterdir()}
+    assert {"index.html", "app.js", "style.css"} <= {p.name for p in static.iterdir()}
+    assert shipped <= names, f"list them under [tool.setuptools.package-data]: {shipped - names}"
+
+
 def test_a_users_tasks_py_and_tracking_folder_change_nothing(installed, tmp_path):
     workdir = tmp_path / "user-project"
     for rel in SHADOWS:

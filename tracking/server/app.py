@@ -24,12 +24,13 @@ from mlcadence.tracking.backends import build_backend
 from mlcadence.tracking.client import Client
 from mlcadence.tracking.conventions import DEFAULT_EXPERIMENT_ID
 from mlcadence.tracking.errors import InvalidInput, NotFound
-from mlcadence.tracking.server import artifacts
+from mlcadence.tracking.server import artifacts, run_artifacts
 from mlcadence.tracking.server.artifacts import ArtifactDestination
 from mlcadence.tracking.server.auth import READ, WRITE, TokenAuth
 from mlcadence.tracking.server.context import ServerContext
 from mlcadence.tracking.server.request import Fields, parse_json_body, query_fields
 from mlcadence.tracking.server.routes import PREFIXES, ROUTES
+from mlcadence.tracking.server.ui import ui_routes
 from mlcadence.tracking.tracking_uri import normalize_uri
 from mlcadence.version import __version__
 
@@ -203,6 +204,12 @@ def create_app(
             Route(prefix + row.path, endpoint, methods=[row.method]) for prefix in PREFIXES
         )
     routes.extend(_artifact_routes(ctx, auth))
+    routes.append(
+        Route(
+            "/get-artifact", _guarded(run_artifacts.get_artifact(ctx), READ, auth), methods=["GET"]
+        )
+    )
+    routes.extend(ui_routes())
     routes.extend(
         Route(f"{prefix}/mlflow/server-info", _guarded(_server_info, READ, auth), methods=["GET"])
         for prefix in ("/api/3.0", "/ajax-api/3.0")

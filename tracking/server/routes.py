@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from mlcadence.tracking.server import experiments, logged_models, registry, runs
+from mlcadence.tracking.server import experiments, logged_models, registry, run_artifacts, runs
 from mlcadence.tracking.server.auth import READ, WRITE
 
 PREFIXES = ("/api/2.0", "/ajax-api/2.0")
@@ -48,6 +48,7 @@ ROUTES: tuple[JsonRoute, ...] = tuple(
         ("POST", "/mlflow/runs/log-inputs", runs.log_inputs, WRITE),
         ("POST", "/mlflow/runs/outputs", runs.log_outputs, WRITE),
         ("GET", "/mlflow/metrics/get-history", runs.get_metric_history, READ),
+        ("GET", "/mlflow/artifacts/list", run_artifacts.list_artifacts, READ),
         (
             "GET",
             "/mlflow/metrics/get-history-bulk-interval",

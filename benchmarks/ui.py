@@ -1,0 +1,206 @@
+"""Web UI benchmark: our UI (`mlcadence server`) against MLflow's (`mlflow
+server`, what `mlflow ui` runs), both on the same file store of 10,000 runs,
+measured in one run with Playwright driving Debian's chromium.
+
+    python benchmarks/ui.py             # 10,000 runs (seeding takes a minute or two)
+    python benchmarks/ui.py --quick     # 1,000 runs, for a smoke check
+
+Two timings, each from a fresh browser context (nothing cached), the repeats
+alternating between the two UIs so a change in machine load falls on both:
+- first render: open the experiment's runs page until the newest run's name
+  is shown;
+- filter: type a filter into the page's search box and submit it, until the
+  newest matching run (one not on the first page) is shown.
+Prints the median of the repeats and MLflow's time / ours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+T0 = 1_700_000_000_000
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+FILTER = "params.group = '3' and metrics.m > 0.5"
+TIMEOUT_MS = 180_000
+
+
+def name(i: int) -> str:
+    return f"run-{i:05d}"
+
+
+def seed(uri: str, count: int) -> str:
+    """`count` finished runs: metric m in [0, 1), param group = which tenth."""
+    from mlcadence.tracking import Client, Metric, Param
+
+    client = Client(uri)
+    exp_id = client.create_experiment("ui-bench")
+    for i in range(count):
+        run = client.create_run(exp_id, run_name=name(i), start_time=T0 + i)
+        client.log_batch(
+            run.info.run_id,
+            metrics=[Metric("m", (i % 100) / 100, T0, 0)],
+            params=[Param("group", group(i, count))],
+        )
+        client.set_terminated(run.info.run_id, "FINISHED", T0 + i + 1)
+    return exp_id
+
+
+def group(i: int, count: int) -> str:
+    return str(i * 10 // count)
+
+
+def newest_match(count: int) -> str:
+    """The newest run FILTER keeps: far below the first page."""
+    return name(max(i for i in range(count) if group(i, count) == "3" and (i % 100) / 100 > 0.5))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    def __init__(self, label: str, command: list[str], store: Path, folder: Path):
+        self.label = label
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(folder / f"{label}.log", "wb")  # noqa: SIM115 - closed in stop()
+        args = ["--backend-store-uri", str(store), "--host", "127.0.0.1", "--port", str(self.port)]
+        env = dict(os.environ, MLFLOW_ALLOW_FILE_STORE="true", MLFLOW_DISABLE_TELEMETRY="true")
+        self.process = subprocess.Popen(
+            command + args, stdout=self.log, stderr=subprocess.STDOUT, cwd=folder, env=env
+        )
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{label} exited: {(folder / f'{label}.log').read_text()}")
+            try:
+                with urllib.request.urlopen(self.url + "/health", timeout=2):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"{label} did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+class OurUI:
+    def __init__(self, url: str, exp_id: str):
+        self.page_url = f"{url}/?view=runs&experiment={exp_id}"
+
+    def open(self, page, newest: str) -> None:
+        page.goto(self.page_url)
+        page.locator("#runs tbody tr").first.get_by_text(newest, exact=True).wait_for(
+            timeout=TIMEOUT_MS
+        )
+
+    def filter(self, page, match: str) -> None:
+        page.get_by_label("Filter (MLflow search syntax)").fill(FILTER)
+        page.get_by_role("button", name="Apply").click()
+        page.locator("#runs tbody tr").first.get_by_text(match, exact=True).wait_for(
+            timeout=TIMEOUT_MS
+        )
+
+
+class MlflowUI:
+    def __init__(self, url: str, exp_id: str):
+        self.page_url = f"{url}/#/experiments/{exp_id}/runs"
+
+    def open(self, page, newest: str) -> None:
+        page.goto(self.page_url)
+        page.get_by_text(newest, exact=True).first.wait_for(timeout=TIMEOUT_MS)
+
+    def filter(self, page, match: str) -> None:
+        box = page.locator("input[data-testid='search-box']")
+        box.fill(FILTER)
+        box.press("Enter")
+        page.get_by_text(match, exact=True).first.wait_for(timeout=TIMEOUT_MS)
+
+
+def measure(browser, ui, newest: str, match: str) -> tuple[float, float]:
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    try:
+        start = time.perf_counter()
+        ui.open(page, newest)
+        first = time.perf_counter() - start
+        start = time.perf_counter()
+        ui.filter(page, match)
+        filtered = time.perf_counter() - start
+    finally:
+        context.close()
+    return first, filtered
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    count = 1000 if args.quick else 10_000
+    from playwright.sync_api import sync_playwright
+
+    root = Path(tempfile.mkdtemp(prefix="mlc-ui-bench-"))
+    servers: list[Server] = []
+    try:
+        store = root / "mlruns"
+        start = time.perf_counter()
+        exp_id = seed(str(store), count)
+        print(f"seeded {count} runs into a file store in {time.perf_counter() - start:.1f} s")
+        bin_dir = Path(sys.executable).parent
+        ours = Server("mlcadence", [str(bin_dir / "mlcadence"), "server"], store, root)
+        servers.append(ours)
+        mlflow_bin = shutil.which("mlflow") or str(bin_dir / "mlflow")
+        theirs = Server("mlflow", [mlflow_bin, "server"], store, root)
+        servers.append(theirs)
+        uis = {"mlcadence": OurUI(ours.url, exp_id), "mlflow": MlflowUI(theirs.url, exp_id)}
+        newest, match = name(count - 1), newest_match(count)
+        times: dict[str, list[tuple[float, float]]] = {label: [] for label in uis}
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+            )
+            for ui in uis.values():
+                measure(browser, ui, newest, match)  # warm-up (server caches), not counted
+            for _ in range(args.repeats):
+                for label, ui in uis.items():
+                    times[label].append(measure(browser, ui, newest, match))
+            browser.close()
+        print(f"{count} runs, median of {args.repeats} repeats")
+        print(f"{'':<14}{'mlcadence s':>13}{'mlflow s':>11}{'mlflow/ours':>13}")
+        for index, what in enumerate(("first render", "filter")):
+            ours_s = statistics.median(t[index] for t in times["mlcadence"])
+            theirs_s = statistics.median(t[index] for t in times["mlflow"])
+            print(f"{what:<14}{ours_s:>13.3f}{theirs_s:>11.3f}{theirs_s / ours_s:>12.1f}x")
+    finally:
+        for server in servers:
+            server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
