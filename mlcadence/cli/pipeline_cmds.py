@@ -18,6 +18,7 @@ from typing import Any
 
 import typer
 
+from mlcadence.cli.flow_checks import checked
 from mlcadence.errors import MlcadenceError
 from mlcadence.flows.parameters import (
     CommonParameters,
@@ -122,6 +123,7 @@ def train(
         register_as=None if no_register else register_as,
         promote=not no_promote,
     )
+    checked(TrainingParameters, parameters, "train")
     _print_result(_run_flow("training", parameters, quiet), as_json)
 
 
@@ -146,6 +148,7 @@ def retrain(
     parameters = flow_parameters(
         RetrainingParameters, locals(), hyperparameters=_hyperparameters(param)
     )
+    checked(RetrainingParameters, parameters, "retrain")
     _print_result(_run_flow("retraining", parameters, quiet), as_json)
 
 
@@ -174,6 +177,7 @@ def sweep(
         models=_comma_separated(models, str, "--models"),
         register_as=None if no_register else register_as,
     )
+    checked(SweepParameters, parameters, "sweep")
     _print_result(_run_flow("sweep", parameters, quiet), as_json)
 
 
