@@ -14,6 +14,7 @@ import typer
 
 from mlcadence.tracking.client import Client
 from mlcadence.tracking.errors import InvalidInput
+from mlcadence.tracking.tracking_uri import require_existing_store
 
 runs_app = typer.Typer(no_args_is_help=True, help="Inspect and tidy runs.")
 experiments_app = typer.Typer(no_args_is_help=True, help="Inspect experiments.")
@@ -32,6 +33,13 @@ def register(app: typer.Typer) -> None:
     app.add_typer(experiments_app, name="experiments")
     app.add_typer(models_app, name="models")
     app.add_typer(store_app, name="store")
+
+
+def _reader(tracking_uri: str | None) -> Client:
+    """A Client on an existing store: these commands read (or change what is
+    there), so a wrong folder is an error that says where we looked, not a new
+    empty store."""
+    return Client(require_existing_store(tracking_uri))
 
 
 # -- formatting ------------------------------------------------------------------
@@ -96,7 +104,7 @@ def runs_list(
     as_json: bool = JsonOpt,
 ) -> None:
     """List runs, newest first unless --order-by says otherwise."""
-    client = Client(tracking_uri)
+    client = _reader(tracking_uri)
     ids = _experiment_ids(client, experiment)
     runs = (
         client.search_runs(ids, filter_string, max_results=max_results, order_by=order_by)
@@ -125,7 +133,7 @@ def runs_list(
 @runs_app.command("show")
 def runs_show(run_id: str, tracking_uri: str = TrackingUriOpt, as_json: bool = JsonOpt) -> None:
     """Show one run: info, params, latest metrics and tags."""
-    run = Client(tracking_uri).get_run(run_id)
+    run = _reader(tracking_uri).get_run(run_id)
     if as_json:
         _json(_run_dict(run))
         return
@@ -166,7 +174,7 @@ def runs_reap(
     from mlcadence.tracking.reaper import reap_stale_runs
 
     seconds = parse_duration(older_than) if older_than else None
-    decisions = reap_stale_runs(Client(tracking_uri), seconds, dry_run=dry_run)
+    decisions = reap_stale_runs(_reader(tracking_uri), seconds, dry_run=dry_run)
     verb = "would reap" if dry_run else "reaped"
     rows = [
         [d.run.info.run_id, d.run.info.run_name, d.owner, verb if d.reap else "kept"]
@@ -188,7 +196,7 @@ def experiments_list(
     as_json: bool = JsonOpt,
 ) -> None:
     """List experiments."""
-    experiments = Client(tracking_uri).search_experiments(view_type="all" if all_ else "active")
+    experiments = _reader(tracking_uri).search_experiments(view_type="all" if all_ else "active")
     if as_json:
         _json([asdict(e) for e in experiments])
         return
@@ -202,7 +210,7 @@ def experiments_list(
 @models_app.command("list")
 def models_list(tracking_uri: str = TrackingUriOpt, as_json: bool = JsonOpt) -> None:
     """List registered models with their newest version and aliases."""
-    client = Client(tracking_uri)
+    client = _reader(tracking_uri)
     models = client.search_registered_models()
     if as_json:
         _json([asdict(m) for m in models])
@@ -219,7 +227,7 @@ def models_list(tracking_uri: str = TrackingUriOpt, as_json: bool = JsonOpt) -> 
 @models_app.command("show")
 def models_show(name: str, tracking_uri: str = TrackingUriOpt, as_json: bool = JsonOpt) -> None:
     """Show a registered model and its versions."""
-    client = Client(tracking_uri)
+    client = _reader(tracking_uri)
     model = client.get_registered_model(name)
     versions = client.search_model_versions(name=name)
     if as_json:
@@ -253,7 +261,7 @@ def models_alias(
     tracking_uri: str = TrackingUriOpt,
 ) -> None:
     """Point ALIAS of model NAME at VERSION (or remove it with --delete)."""
-    client = Client(tracking_uri)
+    client = _reader(tracking_uri)
     if delete:
         client.delete_registered_model_alias(name, alias)
         typer.echo(f"{name}@{alias} removed")
@@ -277,7 +285,7 @@ def models_promote(
     """Make VERSION the one its alias (default: champion) resolves to."""
     from mlcadence.pipeline import promotion
 
-    client = Client(tracking_uri)
+    client = _reader(tracking_uri)
     promoted = promotion.promote(
         client,
         name,
@@ -325,7 +333,7 @@ def store_check(
     problems remain. Run it while nothing else writes to the store."""
     from mlcadence.tracking import store_check as checker
 
-    client = Client(tracking_uri)
+    client = _reader(tracking_uri)
     result = checker.check_store(client)
     for problem in result.problems:
         typer.echo(problem.line())
