@@ -9,11 +9,12 @@ import json
 import re
 from dataclasses import asdict
 from datetime import UTC, datetime
+from pathlib import Path
 
 import typer
 
 from mlcadence.tracking.client import Client
-from mlcadence.tracking.errors import InvalidInput
+from mlcadence.tracking.errors import InvalidInput, TrackingError
 from mlcadence.tracking.tracking_uri import require_existing_store
 
 runs_app = typer.Typer(no_args_is_help=True, help="Inspect and tidy runs.")
@@ -114,13 +115,14 @@ def runs_list(
     if as_json:
         _json([_run_dict(r) for r in runs])
         return
+    names = {e.experiment_id: e.name for e in client.search_experiments(view_type="all")}
     rows = []
     for r in runs:
         metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(r.data.metrics.items())[:4])
         rows.append(
             [
                 r.info.run_id,
-                r.info.experiment_id,
+                names.get(r.info.experiment_id, r.info.experiment_id),
                 r.info.run_name,
                 r.info.status.name,
                 _when(r.info.start_time),
@@ -133,7 +135,9 @@ def runs_list(
 @runs_app.command("show")
 def runs_show(run_id: str, tracking_uri: str = TrackingUriOpt, as_json: bool = JsonOpt) -> None:
     """Show one run: info, params, latest metrics and tags."""
-    run = _reader(tracking_uri).get_run(run_id)
+    client = _reader(tracking_uri)
+    run = client.get_run(run_id)
+    experiment = client.get_experiment(run.info.experiment_id)
     if as_json:
         _json(_run_dict(run))
         return
@@ -141,7 +145,7 @@ def runs_show(run_id: str, tracking_uri: str = TrackingUriOpt, as_json: bool = J
     for label, value in (
         ("run_id", info.run_id),
         ("name", info.run_name),
-        ("experiment", info.experiment_id),
+        ("experiment", f"{experiment.name} (id {info.experiment_id})"),
         ("status", info.status.name),
         ("user", info.user_id),
         ("started", _when(info.start_time)),
@@ -237,12 +241,14 @@ def models_show(name: str, tracking_uri: str = TrackingUriOpt, as_json: bool = J
     typer.echo(f"description {model.description or ''}")
     typer.echo(f"tags        {model.tags}")
     _table(
-        ["VERSION", "STAGE", "ALIASES", "RUN_ID", "CREATED (UTC)", "SOURCE"],
+        ["VERSION", "STAGE", "ALIASES", "WINDOW", "FEATURES", "RUN_ID", "CREATED (UTC)", "SOURCE"],
         [
             [
                 v.version,
                 v.current_stage,
                 ", ".join(sorted(v.aliases)) or "-",
+                _run_param(client, v.run_id, "window"),
+                _feature_count(name, v.version),
                 v.run_id or "-",
                 _when(v.creation_timestamp),
                 v.source,
@@ -250,6 +256,30 @@ def models_show(name: str, tracking_uri: str = TrackingUriOpt, as_json: bool = J
             for v in versions
         ],
     )
+
+
+def _run_param(client: Client, run_id: str | None, key: str) -> str:
+    """A param of the version's training run; "-" for a version without one
+    (registered by hand, or its run deleted)."""
+    try:
+        return client.get_run(run_id).data.params.get(key, "-") if run_id else "-"
+    except TrackingError:
+        return "-"
+
+
+def _feature_count(name: str, version) -> str:
+    """How many features a row has, from the version's signature; "-" when
+    the model has none (or its files cannot be read)."""
+    from mlcadence.tracking.models.mlmodel import read_mlmodel, signature_of
+    from mlcadence.tracking.uris import resolve_model_uri
+
+    try:
+        doc = read_mlmodel(Path(resolve_model_uri(f"models:/{name}/{version}").local_path))
+        signature = signature_of(doc)
+    except TrackingError:
+        return "-"
+    width = signature.inputs.width if signature is not None and signature.inputs else None
+    return "-" if width is None else str(width)
 
 
 @models_app.command("alias")
