@@ -93,6 +93,12 @@ class PortInUse(InvalidSetting):
     """The port the server should listen on is taken."""
 
 
+class EndpointNotFound(ServingError):
+    """A path the server does not serve."""
+
+    error_code = "ENDPOINT_NOT_FOUND"
+
+
 class DeployError(ServingError):
     """A deployment did not become healthy, or could not be found or stopped."""
 
