@@ -370,8 +370,8 @@ def parse_parquet_body(body: bytes, limits: BodyLimits | None = None) -> Payload
         frame = pd.read_parquet(io.BytesIO(body))
     except ImportError:
         raise UnsupportedMediaType(
-            "Parquet input needs pyarrow where the server runs, and it is missing there: "
-            "`pip install pyarrow` (mlcadence's default install has it), or send JSON or CSV."
+            "Parquet input needs pyarrow where the server runs, and it is not installed "
+            "there: pip install 'mlcadence[parquet]' (or pyarrow), or send JSON or CSV."
         ) from None
     except PayloadTooLarge:
         raise

@@ -74,9 +74,26 @@ def test_the_header_parameter_decides_when_given(server, tensor_model):
     assert bad.status_code == 415 and "header=present or header=absent" in bad.json()["message"]
 
 
-def test_parquet_scores_after_the_default_install(server, tensor_model):
+def parquet_rows() -> bytes:
     buffer = io.BytesIO()
     pd.DataFrame(ROWS, columns=["a", "b", "c", "d"]).to_parquet(buffer)
-    answer = post(server, buffer.getvalue(), "application/vnd.apache.parquet")
+    return buffer.getvalue()
+
+
+def test_parquet_scores_with_the_parquet_extra(server, tensor_model):
+    answer = post(server, parquet_rows(), "application/vnd.apache.parquet")
     assert answer.status_code == 200, answer.text
     assert json.loads(answer.content) == {"predictions": tensor_model[1]}
+
+
+def test_parquet_without_pyarrow_is_a_415_naming_the_extra(start_server, tensor_model, tmp_path):
+    """A server where pyarrow cannot be imported (a package of that name that
+    refuses to load sits first on its path), as after the default install."""
+    blocker = tmp_path / "no-pyarrow" / "pyarrow"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('pyarrow is not installed')\n")
+    bare = start_server(["-m", str(tensor_model[0])], {"PYTHONPATH": str(blocker.parent)})
+    answer = post(bare, parquet_rows(), "application/vnd.apache.parquet")
+    assert answer.status_code == 415
+    assert "pip install 'mlcadence[parquet]'" in answer.json()["message"]
+    assert post(bare, csv_rows(ROWS), "text/csv").status_code == 200  # the rest still works
