@@ -16,7 +16,7 @@ from mlcadence import tracking
 from mlcadence.flows import lifecycle
 from mlcadence.flows.parameters import SweepParameters, takes
 from mlcadence.flows.steps import acquire_and_validate, data_tasks, register_gate_and_publish
-from mlcadence.pipeline import features
+from mlcadence.pipeline import estimators, features
 from mlcadence.pipeline.recipe import Recipe
 from mlcadence.pipeline.results import TrainingResult
 from mlcadence.tasks import artifacts
@@ -60,6 +60,11 @@ async def sweep(parameters: SweepParameters) -> TrainingResult:
             unmapped(p.test_size),
         )
         splits = dict(zip(windows, prepared.result(), strict=True))
+        # Import each estimator's module here, once: scikit-learn imported for
+        # the first time from several threads at once can fail half-initialised
+        # ("cannot import name 'clone' from partially initialized module").
+        for name in models:
+            estimators.spec_for(name).load_class()
         grid = [(w, m) for w in windows for m in models]
         futures = fit_candidate.map(
             [splits[w] for w, _ in grid],

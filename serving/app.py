@@ -17,7 +17,7 @@ from fastapi import FastAPI
 
 from mlcadence.serving import invocations, routes
 from mlcadence.serving.batching import MicroBatcher
-from mlcadence.serving.errors import ModelLoadError, ServingError
+from mlcadence.serving.errors import ModelLoadError, ModelNotFound, ServingError
 from mlcadence.serving.metrics import RequestMetricsMiddleware, ServerMetrics
 from mlcadence.serving.model import LoadedModel, is_moving_uri
 from mlcadence.serving.model import load as load_model
@@ -42,14 +42,17 @@ def _server_version() -> str:
 # ------------------------------------------------------------------ the app
 def initial_model(uri: str, loader: Callable[[str], LoadedModel]) -> LoadedModel | None:
     """Load and warm up `uri` before any traffic. A URI the registry can move
-    (alias, latest, stage) that cannot be loaded yet gives None (the server
-    starts and answers 503 until the reloader finds it); any other failure raises."""
+    (alias, latest, stage) whose version exists but cannot be loaded yet (its
+    files unreadable for now) gives None: the server starts and answers 503
+    until the reloader loads it. A model, version or alias the registry does
+    not have, and any failure of a pinned URI, raise: that is a typo or a
+    missing registration, which waiting would not fix."""
     try:
         model = loader(uri)
         warm_up(model)
         return model
     except Exception as exc:
-        if is_moving_uri(uri):
+        if is_moving_uri(uri) and not isinstance(exc, ModelNotFound):
             log.warning("starting without a model, will retry: %s", getattr(exc, "message", exc))
             return None
         if isinstance(exc, ServingError):

@@ -76,10 +76,27 @@ class ModelLoadError(ServingError):
     error_code = "INVALID_STATE"
 
 
+class ModelNotFound(ModelLoadError):
+    """The registry has no such model, version or alias. At start this is an
+    error, not a wait: the server would answer 503 until someone noticed."""
+
+    error_code = "RESOURCE_DOES_NOT_EXIST"
+
+
 class InvalidSetting(ServingError):
     """A serving setting (CLI option or MLCADENCE_SERVING_* variable) is invalid."""
 
     error_code = "INVALID_PARAMETER_VALUE"
+
+
+class PortInUse(InvalidSetting):
+    """The port the server should listen on is taken."""
+
+
+class EndpointNotFound(ServingError):
+    """A path the server does not serve."""
+
+    error_code = "ENDPOINT_NOT_FOUND"
 
 
 class DeployError(ServingError):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlcadence.serving.errors import ModelLoadError
+from mlcadence.serving.errors import ModelLoadError, ModelNotFound
 from mlcadence.settings import ServingSettings
 from mlcadence.tracking.models.mlmodel import signature_of
 from mlcadence.tracking.models.signature import Schema
@@ -97,6 +97,11 @@ def from_estimator(
     )
 
 
+# The registry's answers for a name, version or alias it does not have
+# (an unknown alias is MLflow's INVALID_PARAMETER_VALUE, not a 404).
+NOT_IN_REGISTRY = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
+
+
 def load(
     uri: str, *, fast_path: bool = FAST_PATH_DEFAULT, allow_unverified: bool = False
 ) -> LoadedModel:
@@ -110,6 +115,12 @@ def load(
         raise ModelLoadError(f"The model layer is not available: {exc}") from exc
     try:
         resolved = resolve_model_uri(uri)
+    except Exception as exc:  # noqa: BLE001 - reported to the operator, not a client
+        message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+        if getattr(exc, "error_code", None) in NOT_IN_REGISTRY:
+            raise ModelNotFound(f"Model {uri!r} does not exist: {message}") from exc
+        raise ModelLoadError(f"Could not load model {uri!r}: {message}") from exc
+    try:
         pinned = (
             f"models:/{resolved.name}/{resolved.version}"
             if resolved.name and resolved.version is not None and uri.startswith("models:/")

@@ -13,6 +13,7 @@ Shapes (MLflow 2+ scoring protocol, plus the seed's legacy shape):
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 from collections.abc import Callable
@@ -71,12 +72,20 @@ def parse_content_type(header: str | None) -> str:
     mime, *params = header.split(";")
     mime = mime.strip().lower()
     unknown = []
+    csv_header = None
     for param in params:
         key, _, value = param.partition("=")
         key = key.strip().lower()
         if not key:
             continue
-        if key == "charset":
+        if key == "header" and mime == "text/csv":
+            csv_header = value.strip().strip('"').lower()
+            if csv_header not in CSV_HEADER_VALUES:
+                raise UnsupportedMediaType(
+                    f"text/csv takes header=present or header=absent (RFC 4180); got "
+                    f"header={value.strip()!r}."
+                )
+        elif key == "charset":
             if value.strip().strip('"').lower() not in ("utf-8", "utf8"):
                 raise UnsupportedMediaType(
                     f"The scoring server only supports UTF-8; got charset={value.strip()!r}. "
@@ -93,9 +102,9 @@ def parse_content_type(header: str | None) -> str:
     if mime not in BODY_PARSERS:
         raise UnsupportedMediaType(
             f"This predictor only supports the following content types: "
-            f"{sorted(BODY_PARSERS)}. Got {header!r}."
+            f"{sorted(m for m in BODY_PARSERS if ';' not in m)}. Got {header!r}."
         )
-    return mime
+    return f"{mime};header={csv_header}" if csv_header else mime
 
 
 @dataclass(frozen=True)
@@ -289,7 +298,11 @@ SHAPE_PARSERS: dict[str, Callable[[Any], Payload]] = {
 
 
 # ------------------------------------------------------------------ CSV, parquet
-def parse_csv_body(body: bytes, limits: BodyLimits | None = None) -> Payload:
+def parse_csv_body(
+    body: bytes, limits: BodyLimits | None = None, *, header: bool | None = None
+) -> Payload:
+    """CSV rows. `header`: whether the first row names the columns; None
+    decides from the row itself (see `_is_header`)."""
     import csv
 
     if limits is not None:  # like JSON, CSV decodes to about its own size
@@ -309,15 +322,28 @@ def parse_csv_body(body: bytes, limits: BodyLimits | None = None) -> Payload:
         ) from None
     if not rows:
         raise BadRequest("The CSV body is empty; send a header row and at least one data row.")
-    header, *data = rows
-    width = len(header)
+    if header is None:
+        header = _is_header(rows[0])
+    names, data = (rows[0], rows[1:]) if header else (None, rows)
+    width = len(rows[0])
     for i, row in enumerate(data):
         if len(row) != width:
+            first = "the header has" if header else "the first row has"
             raise BadRequest(
-                f"CSV row {i + 1} has {len(row)} fields but the header has {width}; "
+                f"CSV row {i + 1} has {len(row)} fields but {first} {width}; "
                 "every row needs one value per column."
             )
-    return Payload("rows", [[_csv_value(v) for v in row] for row in data], header, shape="csv")
+    return Payload("rows", [[_csv_value(v) for v in row] for row in data], names, shape="csv")
+
+
+def _is_header(row: list[str]) -> bool:
+    """A first row of names is a header; a row of numbers is data (a
+    headerless CSV, as a model with a tensor signature is often sent), except
+    0, 1, ..., n-1: the names pandas gives the columns of an unnamed array.
+    `Content-Type: text/csv; header=present|absent` decides explicitly."""
+    if not all(isinstance(_csv_value(cell), int | float) for cell in row):
+        return True
+    return [cell.strip() for cell in row] == [str(i) for i in range(len(row))]
 
 
 def _csv_value(text: str) -> Any:
@@ -344,7 +370,8 @@ def parse_parquet_body(body: bytes, limits: BodyLimits | None = None) -> Payload
         frame = pd.read_parquet(io.BytesIO(body))
     except ImportError:
         raise UnsupportedMediaType(
-            "Parquet input needs pyarrow installed on the server; send JSON or CSV."
+            "Parquet input needs pyarrow where the server runs, and it is not installed "
+            "there: pip install 'mlcadence[parquet]' (or pyarrow), or send JSON or CSV."
         ) from None
     except PayloadTooLarge:
         raise
@@ -368,9 +395,14 @@ def check_parquet_metadata(metadata: Any, limits: BodyLimits) -> None:
 
 
 # Media type -> parser(body, limits or None).
+CSV_HEADER_VALUES = {"present": True, "absent": False}
 BODY_PARSERS: dict[str, Callable[[bytes, BodyLimits | None], Payload]] = {
     "application/json": parse_json_body,
     "text/csv": parse_csv_body,
+    **{
+        f"text/csv;header={value}": functools.partial(parse_csv_body, header=flag)
+        for value, flag in CSV_HEADER_VALUES.items()
+    },
     "application/vnd.apache.parquet": parse_parquet_body,
 }
 

@@ -6,8 +6,10 @@ path, is a raw ASGI endpoint of its own (`serving.invocations`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -16,7 +18,12 @@ from starlette.responses import Response
 
 from mlcadence.serving import protocol
 from mlcadence.serving.auth import bearer_matches, require_bearer
-from mlcadence.serving.errors import NoModelLoaded, ServingError, Unauthenticated
+from mlcadence.serving.errors import (
+    EndpointNotFound,
+    NoModelLoaded,
+    ServingError,
+    Unauthenticated,
+)
 from mlcadence.serving.openapi import invocations_openapi
 from mlcadence.serving.reload import ModelHolder
 
@@ -137,7 +144,44 @@ async def docs(request: Request) -> Response:
     return get_swagger_ui_html(
         openapi_url="/openapi.json",
         title=f"{request.app.title} - docs",
-        swagger_ui_parameters={"spec": openapi(request.app)},
+        swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+        swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+        swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+        # No validator badge: it is an image fetched from swagger.io.
+        swagger_ui_parameters={"spec": openapi(request.app), "validatorUrl": None},
+    )
+
+
+# /docs renders from files shipped in the package, never from a CDN: a
+# scoring server often runs where nothing outside is reachable.
+DOCS_ASSETS = "/docs/assets"
+SWAGGER_UI_DIR = Path(__file__).parent / "swagger_ui"
+SWAGGER_UI_FILES = {
+    "swagger-ui-bundle.js": "text/javascript",
+    "swagger-ui.css": "text/css",
+    "favicon-32x32.png": "image/png",
+}
+
+
+@functools.cache
+def _swagger_ui_file(name: str) -> bytes:
+    return (SWAGGER_UI_DIR / name).read_bytes()
+
+
+async def docs_asset(request: Request) -> Response:
+    if refused := info_refused(request):
+        return refused
+    name = request.path_params["name"]
+    if name not in SWAGGER_UI_FILES:
+        return error_response(
+            EndpointNotFound(
+                f"No docs asset {name!r}; /docs needs only {sorted(SWAGGER_UI_FILES)}."
+            )
+        )
+    return Response(
+        _swagger_ui_file(name),
+        media_type=SWAGGER_UI_FILES[name],
+        headers={"Cache-Control": "public, max-age=86400"},
     )
 
 
@@ -149,4 +193,8 @@ GET_ROUTES = (
     ("/metrics", prometheus, "Prometheus metrics"),
 )
 # Served outside the OpenAPI document they produce.
-UNDOCUMENTED_GET_ROUTES = (("/openapi.json", openapi_document), ("/docs", docs))
+UNDOCUMENTED_GET_ROUTES = (
+    ("/openapi.json", openapi_document),
+    ("/docs", docs),
+    (DOCS_ASSETS + "/{name}", docs_asset),
+)

@@ -34,7 +34,12 @@ log = logging.getLogger("mlcadence.serving")
 # small parses faster than the hop to a worker thread; anything bigger, and
 # Parquet always (a few KiB can decompress to gigabytes), is parsed in a
 # thread so one request never stalls every other connection.
-INLINE_PARSE_BYTES: dict[str, int] = {"application/json": 16 * 1024, "text/csv": 16 * 1024}
+INLINE_PARSE_BYTES: dict[str, int] = {
+    "application/json": 16 * 1024,
+    "text/csv": 16 * 1024,
+    "text/csv;header=present": 16 * 1024,
+    "text/csv;header=absent": 16 * 1024,
+}
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ checks can target without the kernel sending them to the older process.
 from __future__ import annotations
 
 import argparse
+import errno
 import gc
 import json
 import logging
@@ -20,6 +21,7 @@ import threading
 import time
 from pathlib import Path
 
+from mlcadence.serving.errors import InvalidSetting, PortInUse
 from mlcadence.settings import ServingSettings
 
 log = logging.getLogger("mlcadence.serving")
@@ -80,7 +82,11 @@ def _draining_server(uv_config, app: DrainingApp, drain_seconds: float):
     return DrainingServer(uv_config)
 
 
-def bind_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+def bind_socket(
+    host: str, port: int, *, reuse_port: bool = False, flag: str = "--port"
+) -> socket.socket:
+    """A socket bound to host:port (not listening yet); `flag` is the option
+    a busy port's message tells the user to change."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -89,7 +95,18 @@ def bind_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.soc
         # kernel spreads new connections across them. That is how a new
         # deployment takes over a port before the old one stops.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUse(
+                f"port {port} is in use, choose {flag} (something already listens on "
+                f"{host}:{port}; `mlcadence deployments list` shows our own servers)"
+            ) from None
+        raise InvalidSetting(
+            f"cannot listen on {host}:{port}: {exc.strerror}; check --host"
+        ) from None
     sock.set_inheritable(True)
     return sock
 
@@ -160,6 +177,9 @@ def serve(settings: ServingSettings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # A busy port is found now, not after the model has loaded; the port is
+    # bound for real below, once the model is ready.
+    bind_socket(settings.host, settings.port, reuse_port=settings.reuse_port).close()
     if settings.workers > 1:
         os.environ.update(settings.as_environment())  # what each worker reads
         app = "mlcadence.serving.server:app_from_env"
@@ -171,7 +191,7 @@ def serve(settings: ServingSettings) -> None:
     sockets = [bind_socket(settings.host, settings.port, reuse_port=settings.reuse_port)]
     admin_port = None
     if settings.admin_port is not None:
-        admin = bind_socket("127.0.0.1", settings.admin_port)
+        admin = bind_socket("127.0.0.1", settings.admin_port, flag="--admin-port")
         sockets.append(admin)
         admin_port = admin.getsockname()[1]
     port = sockets[0].getsockname()[1]

@@ -94,3 +94,63 @@ def run_environment(run_id: str, experiment_id: str, tracking_uri: str) -> dict[
         "MLFLOW_TRACKING_URI": mlflow_tracking_uri(tracking_uri),
         "MLFLOW_EXPERIMENT_ID": experiment_id,
     }
+
+
+# -- does a store exist there? ----------------------------------------------------
+def _file_store_path(uri: str) -> Path | None:
+    from urllib.parse import unquote, urlparse
+
+    return Path(unquote(urlparse(uri).path)) if has_scheme(uri) else Path(uri)
+
+
+def _sqlite_store_path(uri: str) -> Path | None:
+    # sqlite:///relative.db and sqlite:////absolute.db; in-memory stores always "exist".
+    rest = uri.split(":///", 1)[1] if ":///" in uri else ""
+    return Path(rest.split("?", 1)[0]) if rest and rest != ":memory:" else None
+
+
+# Scheme -> where a store of that scheme keeps its data on this machine; the
+# schemes not listed (servers, PostgreSQL, plugins) can only be asked.
+LOCAL_STORE_PATHS = {"": _file_store_path, "file": _file_store_path, "sqlite": _sqlite_store_path}
+
+
+def missing_store(uri: str) -> Path | None:
+    """The local path where the store at `uri` should be, when nothing is
+    there; None when it exists (or is not a local file). Read-only commands
+    check this instead of letting the backend create an empty store."""
+    locate = LOCAL_STORE_PATHS.get(uri_scheme(uri))
+    path = locate(uri) if locate else None
+    return path if path is not None and not path.exists() else None
+
+
+def where_the_uri_came_from() -> str:
+    """How `get_tracking_uri()` chose its answer, in words for a message."""
+    with _lock:
+        explicit = _explicit_uri
+    if explicit is not None:
+        return "set in code by set_tracking_uri()"
+    if os.environ.get(TRACKING_URI_ENV):
+        return f"from {TRACKING_URI_ENV}"
+    return f"the default; {TRACKING_URI_ENV} is not set"
+
+
+def require_existing_store(
+    given: str | os.PathLike | None = None, option: str | None = "--tracking-uri"
+) -> str:
+    """The tracking URI to read from (`given`, else `get_tracking_uri()`),
+    when a store exists there. Otherwise NotFound says where it looked, why
+    there, and how to point at a store (`option`: the command's option for
+    it, if any): reading must not create an empty one."""
+    from mlcadence.tracking.errors import NotFound
+
+    uri = get_tracking_uri() if given is None else normalize_uri(os.fspath(given))
+    missing = missing_store(uri)
+    if missing is not None:
+        origin = f"given by {option}" if given is not None else where_the_uri_came_from()
+        pass_option = f", pass {option}" if option else ""
+        raise NotFound(
+            f"no tracking store at {missing.absolute()} ({origin}). Run the command in the "
+            f"folder that holds your mlruns{pass_option}, or set {TRACKING_URI_ENV} to your store "
+            "(a path, sqlite:///FILE, postgresql://..., or http://HOST:PORT of `mlcadence server`)."
+        )
+    return uri

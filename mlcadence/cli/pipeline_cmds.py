@@ -17,6 +17,7 @@ from typing import Any
 
 import typer
 
+from mlcadence.cli.flow_checks import checked
 from mlcadence.errors import MlcadenceError
 from mlcadence.flows.parameters import (
     CommonParameters,
@@ -129,6 +130,7 @@ def train(
         register_as=None if no_register else register_as,
         promote=not no_promote,
     )
+    checked(TrainingParameters, parameters, "train")
     _print_result(_run_flow("training", parameters, quiet), as_json)
 
 
@@ -157,6 +159,7 @@ def retrain(
     parameters = flow_parameters(
         RetrainingParameters, locals(), hyperparameters=_hyperparameters(param)
     )
+    checked(RetrainingParameters, parameters, "retrain")
     _print_result(_run_flow("retraining", parameters, quiet), as_json)
 
 
@@ -189,6 +192,7 @@ def sweep(
         models=_comma_separated(models, str, "--models"),
         register_as=None if no_register else register_as,
     )
+    checked(SweepParameters, parameters, "sweep")
     _print_result(_run_flow("sweep", parameters, quiet), as_json)
 
 
@@ -260,24 +264,44 @@ def _notice(text: str) -> None:
 
 
 class _WithoutExpectedTracebacks(logging.Formatter):
-    """Prefect logs a traceback with every failed task; for our own errors,
-    whose message already says what to do, it only buries that message. The
-    traceback still reaches the Prefect API (and UI): only the console's
-    formatter is wrapped, and the record itself is restored after formatting."""
+    """Prefect logs a traceback with every failed task, and the error's text
+    in each retry and state line; for our own errors, whose message says what
+    to do, that only buries it. On the console the traceback is dropped and
+    the message, once seen, is shortened to a pointer: the CLI prints it once,
+    as its last line. The API (and UI) still get the full record: only the
+    console's formatter is wrapped, and the record is restored after."""
+
+    SHORT = "... (the error below)"
 
     def __init__(self, inner: logging.Formatter | None):
         super().__init__()
         self.inner = inner or logging.Formatter()
+        self.messages: set[str] = set()
 
     def format(self, record: logging.LogRecord) -> str:
+        self._remember_errors(record)
         if record.exc_info and isinstance(record.exc_info[1], MlcadenceError):
             saved = record.exc_info, record.exc_text
             record.exc_info, record.exc_text = None, None
             try:
-                return self.inner.format(record)
+                return self._shorten(self.inner.format(record))
             finally:
                 record.exc_info, record.exc_text = saved
-        return self.inner.format(record)
+        return self._shorten(self.inner.format(record))
+
+    def _remember_errors(self, record: logging.LogRecord) -> None:
+        args = record.args.values() if isinstance(record.args, dict) else record.args or ()
+        exc = record.exc_info[1] if record.exc_info else None
+        for value in (exc, *args):
+            if isinstance(value, MlcadenceError) and value.message:
+                self.messages.add(value.message)
+
+    def _shorten(self, text: str) -> str:
+        for message in self.messages:
+            # As written, and as it appears inside the exception's repr.
+            for form in (message, repr(message)[1:-1]):
+                text = text.replace(form, self.SHORT)
+        return text
 
 
 def _keep_tracebacks_out_of_progress() -> None:
@@ -326,13 +350,35 @@ def _print_result(result, as_json: bool) -> None:
     echo(f"model uri  {result.model_uri}")
     if result.version is not None:
         echo(f"registered {result.registered_name} version {result.version} (alias challenger)")
-    decision = result.decision
-    if decision:
-        verdict = "PROMOTED to champion" if decision["promote"] else "not promoted"
-        echo(f"gate       {verdict}: {decision['reason']}")
+    if result.decision:
+        echo(f"gate       {gate_sentence(result.decision, result.version)}")
     if "candidates" in result.extra:
         echo(
             f"sweep      {len(result.extra['candidates'])} candidates; parent run "
             f"{result.extra['parent_run_id']}"
         )
     sys.stdout.flush()
+
+
+def gate_sentence(decision: dict[str, Any], version: int | str | None) -> str:
+    """The gate's decision as one sentence for a person; the decision record
+    (`--json`, the model version's tags) keeps the exact figures."""
+    verdict = "PROMOTED to champion" if decision["promote"] else "not promoted"
+    figures = ("metric", "challenger_score", "champion_score", "champion_version")
+    if any(decision.get(key) is None for key in figures):
+        reason = str(decision.get("reason", "")).rstrip(".")
+        return f"{verdict}: {reason}." if reason else f"{verdict}."
+    metric = decision["metric"]
+    ours = f"version {version}'s" if version is not None else "the challenger's"
+    theirs = f"champion version {decision['champion_version']}'s"
+    scores = f"{metric} of {decision['challenger_score']:.4f}"
+    champion = f"{decision['champion_score']:.4f}"
+    improvement = decision["challenger_score"] - decision["champion_score"]
+    minimum = decision.get("min_improvement") or 0.0
+    needed = "above 0" + (f" and at least {minimum:g}" if minimum else "")
+    if decision["promote"]:
+        return f"{verdict}: {ours} {scores} beats {theirs} {champion} by {improvement:.4f}."
+    return (
+        f"{verdict}: {ours} {scores} does not beat {theirs} {champion} by enough: the gate "
+        f"needs an improvement {needed}, and this one is {improvement:+.4f}."
+    )

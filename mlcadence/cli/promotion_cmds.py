@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import typer
 
-from mlcadence.cli.tracking_cmds import TrackingUriOpt, models_app
+from mlcadence.cli.tracking_cmds import TrackingUriOpt, _reader, models_app
 from mlcadence.pipeline import promotion
 from mlcadence.tracking.client import Client
 from mlcadence.tracking.errors import InvalidInput
@@ -70,7 +70,7 @@ def models_promote(
     tracking_uri: str = TrackingUriOpt,
 ) -> None:
     """Make VERSION the one its alias (default: champion) resolves to, and redeploy it."""
-    client = Client(tracking_uri)
+    client = _reader(tracking_uri)
     _promote(
         client, name, version, alias, f"promoted to {alias} by hand (mlcadence models promote)"
     )
@@ -88,7 +88,7 @@ def models_alias(
 ) -> None:
     """Point ALIAS of model NAME at VERSION (or remove it with --delete).
     Moving `champion` is a promotion, as with `models promote`."""
-    client = Client(tracking_uri)
+    client = _reader(tracking_uri)
     if delete:
         client.delete_registered_model_alias(name, alias)
         typer.echo(f"{name}@{alias} removed")
@@ -111,5 +111,5 @@ def models_rollback(
     """Move the champion back to the version that held it before, and redeploy it.
     Run it again to go further back."""
     announce = _announcer(alias)
-    moved = promotion.rollback(Client(tracking_uri), name, alias=alias, on_promoted=announce)
+    moved = promotion.rollback(_reader(tracking_uri), name, alias=alias, on_promoted=announce)
     _moved(name, moved, announce is not None)

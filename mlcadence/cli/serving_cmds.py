@@ -11,6 +11,9 @@ import typer
 from mlcadence.cli.tracking_cmds import TrackingUriOpt, _table
 from mlcadence.settings import ServingSettings
 
+# Model URIs resolved through the tracking store (a path is read directly).
+REGISTRY_URI_PREFIXES = ("models:/", "runs:/")
+
 deployments_app = typer.Typer(help="Running deployments: list, stop.", no_args_is_help=True)
 
 
@@ -60,7 +63,18 @@ def serve(
     from mlcadence.serving.server import serve as run_server
     from mlcadence.serving.settings import read_settings
 
+    _require_store_for(model_uri)
+
     run_server(read_settings(**given))
+
+
+def _require_store_for(model_uri: str) -> None:
+    """A registry or run URI reads the tracking store: with none where we
+    look, say so (and where) instead of creating an empty one."""
+    if model_uri.startswith(REGISTRY_URI_PREFIXES):
+        from mlcadence.tracking.tracking_uri import require_existing_store
+
+        require_existing_store(option=None)
 
 
 def predict(
@@ -80,6 +94,8 @@ def predict(
     """Score a file with the same parsing and checks as POST /invocations."""
     from mlcadence.serving.predict import score_file
     from mlcadence.serving.settings import read_settings
+
+    _require_store_for(model_uri)
 
     settings = read_settings(allow_unverified=allow_unverified)
     result = score_file(

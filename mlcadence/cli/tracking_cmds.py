@@ -9,11 +9,13 @@ import json
 import re
 from dataclasses import asdict
 from datetime import UTC, datetime
+from pathlib import Path
 
 import typer
 
 from mlcadence.tracking.client import Client
-from mlcadence.tracking.errors import InvalidInput
+from mlcadence.tracking.errors import InvalidInput, TrackingError
+from mlcadence.tracking.tracking_uri import require_existing_store
 
 runs_app = typer.Typer(no_args_is_help=True, help="Inspect and tidy runs.")
 experiments_app = typer.Typer(no_args_is_help=True, help="Inspect experiments.")
@@ -34,6 +36,13 @@ def register(app: typer.Typer) -> None:
     app.add_typer(experiments_app, name="experiments")
     app.add_typer(models_app, name="models")
     app.add_typer(store_app, name="store")
+
+
+def _reader(tracking_uri: str | None) -> Client:
+    """A Client on an existing store: these commands read (or change what is
+    there), so a wrong folder is an error that says where we looked, not a new
+    empty store."""
+    return Client(require_existing_store(tracking_uri))
 
 
 # -- formatting ------------------------------------------------------------------
@@ -98,7 +107,7 @@ def runs_list(
     as_json: bool = JsonOpt,
 ) -> None:
     """List runs, newest first unless --order-by says otherwise."""
-    client = Client(tracking_uri)
+    client = _reader(tracking_uri)
     ids = _experiment_ids(client, experiment)
     runs = (
         client.search_runs(ids, filter_string, max_results=max_results, order_by=order_by)
@@ -108,13 +117,14 @@ def runs_list(
     if as_json:
         _json([_run_dict(r) for r in runs])
         return
+    names = {e.experiment_id: e.name for e in client.search_experiments(view_type="all")}
     rows = []
     for r in runs:
         metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(r.data.metrics.items())[:4])
         rows.append(
             [
                 r.info.run_id,
-                r.info.experiment_id,
+                names.get(r.info.experiment_id, r.info.experiment_id),
                 r.info.run_name,
                 r.info.status.name,
                 _when(r.info.start_time),
@@ -127,7 +137,9 @@ def runs_list(
 @runs_app.command("show")
 def runs_show(run_id: str, tracking_uri: str = TrackingUriOpt, as_json: bool = JsonOpt) -> None:
     """Show one run: info, params, latest metrics and tags."""
-    run = Client(tracking_uri).get_run(run_id)
+    client = _reader(tracking_uri)
+    run = client.get_run(run_id)
+    experiment = client.get_experiment(run.info.experiment_id)
     if as_json:
         _json(_run_dict(run))
         return
@@ -135,7 +147,7 @@ def runs_show(run_id: str, tracking_uri: str = TrackingUriOpt, as_json: bool = J
     for label, value in (
         ("run_id", info.run_id),
         ("name", info.run_name),
-        ("experiment", info.experiment_id),
+        ("experiment", f"{experiment.name} (id {info.experiment_id})"),
         ("status", info.status.name),
         ("user", info.user_id),
         ("started", _when(info.start_time)),
@@ -168,7 +180,7 @@ def runs_reap(
     from mlcadence.tracking.reaper import reap_stale_runs
 
     seconds = parse_duration(older_than) if older_than else None
-    decisions = reap_stale_runs(Client(tracking_uri), seconds, dry_run=dry_run)
+    decisions = reap_stale_runs(_reader(tracking_uri), seconds, dry_run=dry_run)
     verb = "would reap" if dry_run else "reaped"
     rows = [
         [d.run.info.run_id, d.run.info.run_name, d.owner, verb if d.reap else "kept"]
@@ -190,7 +202,7 @@ def experiments_list(
     as_json: bool = JsonOpt,
 ) -> None:
     """List experiments."""
-    experiments = Client(tracking_uri).search_experiments(view_type="all" if all_ else "active")
+    experiments = _reader(tracking_uri).search_experiments(view_type="all" if all_ else "active")
     if as_json:
         _json([asdict(e) for e in experiments])
         return
@@ -204,7 +216,7 @@ def experiments_list(
 @models_app.command("list")
 def models_list(tracking_uri: str = TrackingUriOpt, as_json: bool = JsonOpt) -> None:
     """List registered models with their newest version and aliases."""
-    client = Client(tracking_uri)
+    client = _reader(tracking_uri)
     models = client.search_registered_models()
     if as_json:
         _json([asdict(m) for m in models])
@@ -221,7 +233,7 @@ def models_list(tracking_uri: str = TrackingUriOpt, as_json: bool = JsonOpt) -> 
 @models_app.command("show")
 def models_show(name: str, tracking_uri: str = TrackingUriOpt, as_json: bool = JsonOpt) -> None:
     """Show a registered model and its versions."""
-    client = Client(tracking_uri)
+    client = _reader(tracking_uri)
     model = client.get_registered_model(name)
     versions = client.search_model_versions(name=name)
     if as_json:
@@ -231,12 +243,14 @@ def models_show(name: str, tracking_uri: str = TrackingUriOpt, as_json: bool = J
     typer.echo(f"description {model.description or ''}")
     typer.echo(f"tags        {model.tags}")
     _table(
-        ["VERSION", "STAGE", "ALIASES", "RUN_ID", "CREATED (UTC)", "SOURCE"],
+        ["VERSION", "STAGE", "ALIASES", "WINDOW", "FEATURES", "RUN_ID", "CREATED (UTC)", "SOURCE"],
         [
             [
                 v.version,
                 v.current_stage,
                 ", ".join(sorted(v.aliases)) or "-",
+                _run_param(client, v.run_id, "window"),
+                _feature_count(name, v.version),
                 v.run_id or "-",
                 _when(v.creation_timestamp),
                 v.source,
@@ -271,6 +285,30 @@ def _gate_decisions(versions) -> None:
                 )
 
 
+def _run_param(client: Client, run_id: str | None, key: str) -> str:
+    """A param of the version's training run; "-" for a version without one
+    (registered by hand, or its run deleted)."""
+    try:
+        return client.get_run(run_id).data.params.get(key, "-") if run_id else "-"
+    except TrackingError:
+        return "-"
+
+
+def _feature_count(name: str, version) -> str:
+    """How many features a row has, from the version's signature; "-" when
+    the model has none (or its files cannot be read)."""
+    from mlcadence.tracking.models.mlmodel import read_mlmodel, signature_of
+    from mlcadence.tracking.uris import resolve_model_uri
+
+    try:
+        doc = read_mlmodel(Path(resolve_model_uri(f"models:/{name}/{version}").local_path))
+        signature = signature_of(doc)
+    except TrackingError:
+        return "-"
+    width = signature.inputs.width if signature is not None and signature.inputs else None
+    return "-" if width is None else str(width)
+
+
 # -- store -------------------------------------------------------------------------------
 @store_app.command("check")
 def store_check(
@@ -286,7 +324,7 @@ def store_check(
     problems remain. Run it while nothing else writes to the store."""
     from mlcadence.tracking import store_check as checker
 
-    client = Client(tracking_uri)
+    client = _reader(tracking_uri)
     result = checker.check_store(client)
     for problem in result.problems:
         typer.echo(problem.line())

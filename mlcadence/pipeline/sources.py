@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 OHLCV = ("Open", "High", "Low", "Close", "Volume")
-OFFLINE_HINT = "offline sources work without a network: --source synthetic:42 or --source csv:PATH"
+OFFLINE_HINT = "To train without a network, use --source synthetic:42 or --source csv:PATH."
 
 
 @dataclass
@@ -159,7 +159,9 @@ def load_csv(uri: str, location: str, start, end) -> Dataset:
         raw = pd.read_csv(location if is_url else Path(location).expanduser(), na_values=[".", ""])
     except (OSError, ValueError) as exc:
         if is_url:
-            raise DataUnavailable(f"could not read {location}: {exc}. {OFFLINE_HINT}") from exc
+            raise DataUnavailable(
+                f"could not read {location} ({_first_line(exc)}). {OFFLINE_HINT}"
+            ) from exc
         raise InvalidSource(f"could not read csv {location!r}: {exc}") from exc
     return Dataset(source=uri, frame=_restrict(_normalise_columns(raw, location), start, end))
 
@@ -223,8 +225,8 @@ def load_fred(uri: str, series: str, start, end) -> Dataset:
         raw = reader.read()
     except (RemoteDataError, requests.RequestException, OSError) as exc:
         raise DataUnavailable(
-            f"could not fetch FRED series {series!r} from {reader.url}: {_first_line(exc)}. "
-            f"Check the network and the series name, or use the {OFFLINE_HINT}"
+            f"could not fetch the FRED series {series} from {reader.url} ({_first_line(exc)}). "
+            f"Check the network and the series id. {OFFLINE_HINT}"
         ) from exc
     column = raw.iloc[:, 0] if raw.shape[1] else pd.Series(dtype=float)
     missing = int(column.isna().sum())
@@ -238,7 +240,7 @@ def load_fred(uri: str, series: str, start, end) -> Dataset:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
+    text = str(exc).strip().rstrip(".")
     return text.splitlines()[0] if text else type(exc).__name__
 
 

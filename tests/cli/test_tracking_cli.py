@@ -56,6 +56,7 @@ def test_runs_list_filter_order_max(runs):
     lines = table.splitlines()
     assert lines[0].split()[:4] == ["RUN_ID", "EXPERIMENT", "NAME", "STATUS"]
     assert [line.split()[0] for line in lines[1:]] == [ids["low"], ids["mid"], ids["high"]]
+    assert {line.split()[1] for line in lines[1:]} == {"cli-exp"}  # the name, not the id
 
 
 def test_runs_list_defaults_to_all_experiments(runs, client):
@@ -72,6 +73,7 @@ def test_runs_show(runs):
     assert shown["data"]["metrics"] == {"acc": 0.6}
     text = cli("runs", "show", ids["mid"])
     assert "acc = 0.6" in text and "status      FINISHED" in text
+    assert f"experiment  cli-exp (id {runs[0]})" in text
 
 
 def test_errors_are_one_line_and_exit_nonzero(tracking_uri, run_python):
@@ -181,3 +183,25 @@ def test_models_list_and_show(client, model):
     assert shown["model"]["aliases"] == {"champion": 2}
     assert [v["version"] for v in shown["versions"]] == [3, 2, 1]
     assert "champion" in cli("models", "show", model)
+
+
+def test_models_show_gives_each_versions_window_and_feature_count(client):
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    from mlcadence.tracking.models import log_model
+
+    tracking.set_experiment("lags")
+    for window in (3, 5):
+        X = pd.DataFrame([[i % 2, (i // 2) % 2] * window for i in range(8)]).iloc[:, :window]
+        X.columns = [f"lag_{i}" for i in range(window)]
+        with tracking.start_run():
+            tracking.log_params({"window": window})
+            fitted = LogisticRegression().fit(X, [i % 2 for i in range(8)])
+            log_model(fitted, "model", input_example=X.head(2), registered_model_name="lagged")
+    client.create_model_version("lagged", "/nonexistent/model")  # no run, no files
+    lines = cli("models", "show", "lagged").splitlines()
+    header = lines[3].split()
+    assert header[:5] == ["VERSION", "STAGE", "ALIASES", "WINDOW", "FEATURES"]
+    rows = {line.split()[0]: line.split()[3:5] for line in lines[4:]}
+    assert rows == {"1": ["3", "3"], "2": ["5", "5"], "3": ["-", "-"]}

@@ -84,8 +84,8 @@ def run_main(monkeypatch, capsys, *args: str) -> tuple[int, str]:
 @pytest.mark.parametrize(
     "args,message,status",
     [
-        (["--source", "nope:1"], "source", 1),  # Prefect rejects the parameter
-        (["--window", "0"], "window", 1),
+        (["--source", "nope:1"], "--source", 6),  # checked before Prefect starts
+        (["--window", "0"], "--window", 6),
         (["--source", "synthetic:8", "--end", "2019-01-10"], "widen the date range", 6),
         (["--source", "csv:/no/such/file.csv"], "does not exist", 6),
         (["--param", "n_trees=3"], "n_trees", 6),

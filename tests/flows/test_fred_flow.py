@@ -28,3 +28,30 @@ def test_fred_source_is_retried_then_trained_on(store, monkeypatch, run_flow, fr
     assert result.dataset["start"] == "2021-02-01"
     params = store.get_run(result.run_id).data.params
     assert params["data_source"] == "fred:CBBTCUSD" and int(params["data_rows"]) > 300
+
+
+def test_an_unreachable_fred_is_one_sentence_printed_once(
+    store, tracking_uri, fred_server, run_command
+):
+    """Through the real command: Prefect's retry and state lines point at the
+    error, which the CLI prints once, as its last line."""
+    import os
+    import shutil
+    import sys
+
+    with fred_server(PRICES) as (url, _):
+        pass  # server gone: connection refused on its port
+    found = shutil.which("mlcadence")
+    head = [found] if found else [sys.executable, "-c", "from mlcadence.cli import main; main()"]
+    env = {**os.environ, "MLCADENCE_TRACKING_URI": tracking_uri, "MLCADENCE_FRED_URL": url}
+    done = run_command([*head, "train", "--source", "fred:CBBTCUSD"], env=env, timeout=300)
+    assert done.returncode == 6
+    output = done.stdout + done.stderr
+    assert output.count("could not fetch the FRED series CBBTCUSD") == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: could not fetch the FRED series CBBTCUSD from ")
+    assert last.endswith(
+        "Check the network and the series id. To train without a network, use "
+        "--source synthetic:42 or --source csv:PATH."
+    )
+    assert "Retry 1/3" in output and "(the error below)" in output

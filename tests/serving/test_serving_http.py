@@ -58,10 +58,19 @@ def quirky_server(start_server, quirky_model):
 
 
 @pytest.fixture(scope="module")
-def guarded_server(start_server, tmp_path_factory):
-    """Token required; serves an alias that does not exist yet (-> 503)."""
-    store = tmp_path_factory.mktemp("empty-store") / "mlruns"
-    store.mkdir()
+def guarded_server(start_server, tmp_path_factory, stock_model):
+    """Token required; serves an alias whose version exists but cannot be
+    loaded yet, its files gone for now (-> 503 while the server retries)."""
+    from mlcadence.tracking import Client
+    from mlcadence.tracking.registry import register_model
+
+    root = tmp_path_factory.mktemp("unloadable-store")
+    store = root / "mlruns"
+    client = Client(str(store))
+    shutil.copytree(stock_model, root / "model")
+    version = register_model(str(root / "model"), "nothing-yet", client=client)
+    client.set_registered_model_alias("nothing-yet", "champion", version.version)
+    shutil.rmtree(root / "model")  # the version's source
     env = {"MLCADENCE_TRACKING_URI": str(store), "MLCADENCE_SERVING_TOKEN": "s3cret"}
     return start_server(["-m", "models:/nothing-yet@champion", "--reload-interval", "0.5"], env)
 

@@ -475,7 +475,7 @@ class FileBackend(FileRegistryMixin, FileLoggedModelMixin, TrackingBackend, Logg
                 if os.path.isfile(os.path.join(run_dir, META)):
                     return run_dir
         raise NotFound(
-            f"Run '{run_id}' not found. Check the run id (runs are listed by search_runs)."
+            f"Run '{run_id}' not found. Check the run id: `mlcadence runs list` lists the runs."
         )
 
     def _run_info_from_meta(self, run_dir: str, meta: dict) -> entities.RunInfo:

@@ -64,8 +64,8 @@ class FileRegistryMixin:
         path = os.path.join(self.models_dir, name)
         if must_exist and not os.path.isdir(path):
             raise NotFound(
-                f"Registered Model with name={name} not found. Register it first "
-                "(create_registered_model or register_model)."
+                f"Registered Model with name={name} not found. `mlcadence models list` shows "
+                f"the registered models; `mlcadence train --register-as {name}` registers one."
             )
         return path
 
@@ -264,7 +264,7 @@ class FileRegistryMixin:
         if mv is None or mv.current_stage == DELETED_STAGE:
             raise NotFound(
                 f"Model Version (name={name}, version={number}) not found. "
-                "List the model's versions to find an existing one."
+                f"`mlcadence models show {name}` lists its versions."
             )
         return model_dir, mv
 
@@ -452,6 +452,6 @@ class FileRegistryMixin:
             # MLflow answers INVALID_PARAMETER_VALUE (400) here, not 404.
             raise InvalidInput(
                 f"Registered model alias {alias} not found. Set it with "
-                f"set_registered_model_alias('{name}', '{alias}', <version>)."
+                f"`mlcadence models alias {name} {alias} VERSION`."
             )
         return self._live_version(name, int(text.strip()))[1]

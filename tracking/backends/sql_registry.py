@@ -22,7 +22,10 @@ VERSION_ATTEMPTS = 3
 
 
 def _model_not_found(name: str) -> NotFound:
-    return NotFound(f"Registered Model with name={name} not found. Create it, or check the name.")
+    return NotFound(
+        f"Registered Model with name={name} not found. `mlcadence models list` shows the "
+        f"registered models; `mlcadence train --register-as {name}` registers one."
+    )
 
 
 class SqlRegistryStore(SqlStoreBase, RegistryStore):
@@ -391,7 +394,7 @@ class SqlRegistryStore(SqlStoreBase, RegistryStore):
             if version is None:
                 raise InvalidInput(
                     f"Registered model alias {alias} not found. Set it with "
-                    "set_registered_model_alias, or check the name."
+                    f"`mlcadence models alias {name} {alias} VERSION`."
                 )
             return self._versions(conn, [self._version_row(conn, name, version)])[0]
 

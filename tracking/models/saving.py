@@ -11,11 +11,13 @@ the rename, after every other file.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
 import shutil
 import tempfile
+import uuid
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -183,6 +185,19 @@ def _publish(tmp: Path, path: Path) -> None:
     try:
         os.replace(tmp, path)
     except OSError as e:
+        if e.errno == errno.EXDEV:
+            # The staging dir sits on another file system than the target (a
+            # container whose artifact dir is its own bind mount): copy the
+            # finished model next to the target, then rename it from there.
+            near = path.parent / f"{TMP_PREFIX}{path.name}-{uuid.uuid4().hex}"
+            shutil.copytree(tmp, near)
+            shutil.rmtree(tmp, ignore_errors=True)
+            try:
+                _publish(near, path)
+            except BaseException:
+                shutil.rmtree(near, ignore_errors=True)
+                raise
+            return
         raise AlreadyExists(
             f"Could not move the model into '{path}' ({e.strerror}): another save wrote there "
             "first. Save to a new path."

@@ -145,6 +145,15 @@ class Schema:
         """Every input is a numeric column: the input can be one float array."""
         return bool(self.columns) and all(c.type_name in NUMERIC_TYPES for c in self.columns)
 
+    @property
+    def width(self) -> int | None:
+        """Features per row: the columns, or one tensor's last dimension
+        (None where that is variable, -1, or there are several tensors)."""
+        if not self.is_tensor:
+            return len(self.inputs)
+        shape = self.tensors[0].shape if len(self.tensors) == 1 else ()
+        return shape[-1] if len(shape) > 1 and shape[-1] > 0 else None
+
     def to_json(self) -> str:
         return json.dumps([s.to_dict() for s in self.inputs])
 
