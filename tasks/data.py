@@ -34,14 +34,14 @@ PREPARE_CACHE_EXPIRATION = timedelta(days=7)  # a pure function of data digest +
 
 
 def _retry_only_network_errors(task, task_run, state) -> bool:
-    """A bad URI or a missing file will not get better by waiting."""
+    """A bad URI or a missing file will not get better by waiting (the CLI
+    refuses those before Prefect starts). A failure whose exception cannot be
+    read back from the state is retried: it was not one of those."""
     try:
-        state.result()
-    except DataUnavailable:
+        error = state.result(raise_on_failure=False)
+    except Exception:  # noqa: BLE001 - the result store could not give it back
         return True
-    except Exception:
-        return False
-    return False
+    return isinstance(error, DataUnavailable)
 
 
 @dataclass

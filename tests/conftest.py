@@ -33,6 +33,15 @@ os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
 _KEPT_VARIABLES = {"MLCADENCE_TEST_POSTGRES_URL"}
 
 
+MLFLOW_RUN_CONTEXT = (
+    "MLFLOW_RUN_ID",
+    "MLFLOW_EXPERIMENT_ID",
+    "MLFLOW_EXPERIMENT_NAME",
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_TRACKING_TOKEN",
+)
+
+
 @pytest.fixture(autouse=True)
 def fresh_process_state(monkeypatch):
     """Every test starts as a new process would: no MLCADENCE_ variables from
@@ -45,6 +54,10 @@ def fresh_process_state(monkeypatch):
     for name in list(os.environ):
         if name.startswith("MLCADENCE_") and name not in _KEPT_VARIABLES:
             monkeypatch.delenv(name)
+    # mlflow.set_experiment exports MLFLOW_EXPERIMENT_ID into os.environ; a
+    # child process of a later test would then start runs in that experiment.
+    for name in MLFLOW_RUN_CONTEXT:
+        monkeypatch.delenv(name, raising=False)
     reload_settings()
     fluent.reset_process_state()
     yield

@@ -146,26 +146,28 @@ def test_log_helpers_write_params_evaluation_and_a_loadable_model(client):
     assert len(load_model(model_uri).predict(split.X_test.head(3))) == 3
 
 
-class FinishedState:
-    def __init__(self, error: BaseException | None):
-        self.error = error
-
-    def result(self):
-        if self.error:
-            raise self.error
-
-
 @pytest.mark.parametrize(
     "error,retried",
     [
         (DataUnavailable("FRED is down"), True),
         (InvalidSource("no such file"), False),
         (ValueError("bug"), False),
-        (None, False),
     ],
 )
 def test_acquire_retries_only_network_errors(error, retried):
-    assert data._retry_only_network_errors(None, None, FinishedState(error)) is retried
+    from prefect.states import Failed
+
+    assert data._retry_only_network_errors(None, None, Failed(data=error)) is retried
+
+
+def test_acquire_retries_a_failure_whose_error_cannot_be_read_back():
+    # Seen in the full suite: the failed state's exception was not readable
+    # from the result store, and the network error was not retried.
+    class Unreadable:
+        def result(self, raise_on_failure: bool = True):
+            raise RuntimeError("the result store could not give the exception back")
+
+    assert data._retry_only_network_errors(None, None, Unreadable()) is True
 
 
 def test_cached_tasks_persist_under_the_cache_dir_setting(tmp_path, monkeypatch):
