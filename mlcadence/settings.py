@@ -61,7 +61,23 @@ class Settings(BaseSettings):
     )
 
 
-class ServingSettings(BaseSettings):
+class ExportedSettings(BaseSettings):
+    """Settings that worker processes and deployments receive as variables."""
+
+    def as_environment(self) -> dict[str, str]:
+        """These settings as the <env_prefix><FIELD> variables that recreate
+        them in another process."""
+        prefix = self.model_config["env_prefix"]
+        env = {}
+        for name, value in self.model_dump().items():
+            if value is None:
+                continue
+            text = ("1" if value else "0") if isinstance(value, bool) else str(value)
+            env[f"{prefix}{name.upper()}"] = text
+        return env
+
+
+class ServingSettings(ExportedSettings):
     """The scoring server's knobs (`mlcadence serve`, `python -m
     mlcadence.serving.server`, each uvicorn worker, each deployment). Every
     field is also the variable MLCADENCE_SERVING_<FIELD>; explicit values
@@ -147,20 +163,8 @@ class ServingSettings(BaseSettings):
         None, description="Write pid and bound ports here once listening (JSON)."
     )
 
-    def as_environment(self) -> dict[str, str]:
-        """These settings as the MLCADENCE_SERVING_* variables that recreate
-        them in another process."""
-        prefix = self.model_config["env_prefix"]
-        env = {}
-        for name, value in self.model_dump().items():
-            if value is None:
-                continue
-            text = ("1" if value else "0") if isinstance(value, bool) else str(value)
-            env[f"{prefix}{name.upper()}"] = text
-        return env
 
-
-class ServerSettings(BaseSettings):
+class ServerSettings(ExportedSettings):
     """The tracking server's knobs (`mlcadence server`, `python -m
     mlcadence.tracking.server`, each uvicorn worker). Every field is also the
     variable MLCADENCE_SERVER_<FIELD>; CLI options win over the environment.
@@ -186,17 +190,6 @@ class ServerSettings(BaseSettings):
     )
     access_log: bool = Field(False, description="Log every request (never its headers).")
     log_level: str = Field("info", description="Server log level (debug, info, warning, error).")
-
-    def as_environment(self) -> dict[str, str]:
-        """These settings as the MLCADENCE_SERVER_* variables that recreate them."""
-        prefix = self.model_config["env_prefix"]
-        env = {}
-        for name, value in self.model_dump().items():
-            if value is None:
-                continue
-            text = ("1" if value else "0") if isinstance(value, bool) else str(value)
-            env[f"{prefix}{name.upper()}"] = text
-        return env
 
 
 @lru_cache(maxsize=1)
