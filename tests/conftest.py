@@ -60,9 +60,15 @@ def fresh_process_state(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     reload_settings()
     fluent.reset_process_state()
+    # Code under test may set variables itself (`train --quiet` run in-process
+    # sets PREFECT_LOGGING_LEVEL, as a CLI process may); none outlive the test.
+    before = dict(os.environ)
     yield
     fluent.reset_process_state()
     clear_cache()
+    if dict(os.environ) != before:
+        os.environ.clear()
+        os.environ.update(before)
     monkeypatch.undo()
     reload_settings()
 
