@@ -99,6 +99,18 @@ def test_the_model_server_rolls_out_blue_green():
     assert grace > pause + ServingSettings.model_fields["timeout"].default
 
 
+def test_the_tracking_server_keeps_artifacts_on_its_volume():
+    manifest = k8s.workload("mlcadence-tracking")
+    (container,) = k8s.containers(manifest)
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    (mount,) = container["volumeMounts"]
+    assert env["MLCADENCE_SERVER_ARTIFACTS_DESTINATION"] == mount["mountPath"]
+    (volume,) = manifest.document["spec"]["template"]["spec"]["volumes"]
+    assert volume["name"] == mount["name"]
+    claims = [m.name for m in k8s.of_kind("PersistentVolumeClaim")]
+    assert volume["persistentVolumeClaim"]["claimName"] in claims
+
+
 def test_every_secret_reference_names_a_key_the_secrets_define():
     defined = k8s.secret_values()
     references = [
