@@ -17,16 +17,15 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+
+from live_server import LiveServer
 
 os.environ["MLFLOW_ENABLE_ASYNC_LOGGING"] = "false"
 # No telemetry threads in the client or either server: they only add noise.
@@ -46,48 +45,6 @@ class Sizes:
 
 
 QUICK = Sizes(100, 2000, 30, 1000, 3)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    def __init__(self, label: str, folder: Path, command: list[str]):
-        self.label = label
-        self.folder = folder
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.db = folder / "store.db"
-        self.uri = f"sqlite:///{self.db}"
-        self.artifacts = folder / "artifacts"
-        args = ["--backend-store-uri", self.uri, "--artifacts-destination", str(self.artifacts)]
-        args += ["--host", "127.0.0.1", "--port", str(self.port)]
-        self.log = open(folder / "server.log", "wb")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            command + args, stdout=self.log, stderr=subprocess.STDOUT, cwd=folder
-        )
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{label} exited: {(folder / 'server.log').read_text()}")
-            try:
-                with urllib.request.urlopen(self.url + "/health", timeout=2):
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"{label} did not start")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
 
 
 def seed_ours(uri: str, exp_name: str, count: int) -> None:
@@ -194,7 +151,9 @@ def main() -> None:
                     "search",
                     sizes.search_runs,
                 )
-            servers[label] = Server(label, folder, command)
+            store_args = ["--backend-store-uri", f"sqlite:///{folder / 'store.db'}"]
+            store_args += ["--artifacts-destination", str(folder / "artifacts")]
+            servers[label] = LiveServer(label, command, folder, store_args)
         print(f"mlflow {mlflow.__version__}; {sizes}; median of {sizes.repeats} repeats")
         results: dict[str, dict[str, float]] = {}
         clients = {label: MlflowClient(s.url) for label, s in servers.items()}

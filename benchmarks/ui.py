@@ -17,16 +17,14 @@ Prints the median of the repeats and MLflow's time / ours.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
+
+from live_server import LiveServer
 
 T0 = 1_700_000_000_000
 CHROMIUM_ARGS = [
@@ -68,44 +66,6 @@ def group(i: int, count: int) -> str:
 def newest_match(count: int) -> str:
     """The newest run FILTER keeps: far below the first page."""
     return name(max(i for i in range(count) if group(i, count) == "3" and (i % 100) / 100 > 0.5))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    def __init__(self, label: str, command: list[str], store: Path, folder: Path):
-        self.label = label
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(folder / f"{label}.log", "wb")  # noqa: SIM115 - closed in stop()
-        args = ["--backend-store-uri", str(store), "--host", "127.0.0.1", "--port", str(self.port)]
-        env = dict(os.environ, MLFLOW_ALLOW_FILE_STORE="true", MLFLOW_DISABLE_TELEMETRY="true")
-        self.process = subprocess.Popen(
-            command + args, stdout=self.log, stderr=subprocess.STDOUT, cwd=folder, env=env
-        )
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{label} exited: {(folder / f'{label}.log').read_text()}")
-            try:
-                with urllib.request.urlopen(self.url + "/health", timeout=2):
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"{label} did not start")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
 
 
 class OurUI:
@@ -165,17 +125,21 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     root = Path(tempfile.mkdtemp(prefix="mlc-ui-bench-"))
-    servers: list[Server] = []
+    servers: list[LiveServer] = []
     try:
         store = root / "mlruns"
         start = time.perf_counter()
         exp_id = seed(str(store), count)
         print(f"seeded {count} runs into a file store in {time.perf_counter() - start:.1f} s")
         bin_dir = Path(sys.executable).parent
-        ours = Server("mlcadence", [str(bin_dir / "mlcadence"), "server"], store, root)
+        store_args = ["--backend-store-uri", str(store)]
+        env = {"MLFLOW_ALLOW_FILE_STORE": "true", "MLFLOW_DISABLE_TELEMETRY": "true"}
+        ours = LiveServer(
+            "mlcadence", [str(bin_dir / "mlcadence"), "server"], root, store_args, env
+        )
         servers.append(ours)
         mlflow_bin = shutil.which("mlflow") or str(bin_dir / "mlflow")
-        theirs = Server("mlflow", [mlflow_bin, "server"], store, root)
+        theirs = LiveServer("mlflow", [mlflow_bin, "server"], root, store_args, env)
         servers.append(theirs)
         uis = {"mlcadence": OurUI(ours.url, exp_id), "mlflow": MlflowUI(theirs.url, exp_id)}
         newest, match = name(count - 1), newest_match(count)
