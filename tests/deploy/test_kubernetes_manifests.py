@@ -189,6 +189,7 @@ def test_every_mlcadence_command_line_parses_with_the_cli(manifest, container):
     assert context.params["host"] == "0.0.0.0"
 
 
+@pytest.mark.integration
 def test_the_prefect_worker_command_uses_options_prefect_has():
     (container,) = k8s.containers(k8s.workload("prefect-worker"))
     assert container["command"] == ["prefect", "worker", "start"]

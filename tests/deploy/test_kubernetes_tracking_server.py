@@ -16,6 +16,8 @@ import pytest
 
 from tests.deploy import kubernetes as k8s
 
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
+
 STARTUP_SECONDS = 120
 
 

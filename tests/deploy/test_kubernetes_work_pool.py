@@ -19,6 +19,8 @@ from prefect_kubernetes.worker import KubernetesWorker, KubernetesWorkerJobConfi
 
 from tests.deploy import kubernetes as k8s
 
+pytestmark = pytest.mark.integration
+
 KUBERNETES_VERSION = "1.37.0"
 
 
