@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,16 +14,11 @@ import httpx
 import pytest
 
 from tests.deploy import kubernetes as k8s
+from tests.http_fixtures import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 STARTUP_SECONDS = 120
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _container_environment(container: dict, replaced: dict[str, str]) -> dict[str, str]:
@@ -45,7 +39,7 @@ def _with_port(args: list[str], port: int) -> list[str]:
 def tracking_container(postgres_database, tmp_path):
     """The manifest's tracking server, started; yields (base URL, container)."""
     (container,) = k8s.containers(k8s.workload("mlcadence-tracking"))
-    port = _free_port()
+    port = free_port()
     with postgres_database() as store:
         env = _container_environment(
             container,
