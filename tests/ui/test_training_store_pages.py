@@ -78,7 +78,8 @@ def test_experiments_page_counts_the_runs_the_flows_logged(trained, tab):
 def test_runs_page_shows_the_stores_accuracy_with_the_sweeps_trials_nested(trained, tab):
     store, _ = trained
     client = tracking.Client(store.backend_uri)
-    page = tab.open(f"?view=runs&experiment={store.experiment_id}&columns=metrics.accuracy")
+    columns = "metrics.accuracy,metrics.f1score_macro,params.model,params.window"
+    page = tab.open(f"?view=runs&experiment={store.experiment_id}&columns={columns}")
     page.wait_for_selector("#runs")
     shown = column(page, "metrics.accuracy")
     assert set(shown) == set(store.run_ids)
