@@ -22,6 +22,12 @@ from typing import Protocol, runtime_checkable
 from urllib.parse import urlsplit, urlunsplit
 
 from mlcadence.serving.errors import DeployError
+from mlcadence.tracking.conventions import (
+    DEPLOYMENT_DEPLOYED_AT_TAG,
+    DEPLOYMENT_ENDPOINT_TAG,
+    DEPLOYMENT_STOPPED_AT_TAG,
+    DEPLOYMENT_TARGET_TAG,
+)
 
 DEPLOY_TARGETS: dict[str, str] = {
     "local": "mlcadence.serving.local_target:LocalTarget",
@@ -29,7 +35,7 @@ DEPLOY_TARGETS: dict[str, str] = {
 }
 
 # Model version tags written for every deployment (what, where, when).
-DEPLOYMENT_TAGS = ("endpoint", "deployed_at", "target")
+DEPLOYMENT_TAGS = (DEPLOYMENT_ENDPOINT_TAG, DEPLOYMENT_DEPLOYED_AT_TAG, DEPLOYMENT_TARGET_TAG)
 
 
 @dataclass
@@ -189,12 +195,40 @@ def record_deployment(record: DeploymentRecord, client=None) -> None:
 
         client = Client()
     values = {
-        "endpoint": record.endpoint,
-        "deployed_at": record.started_at,
-        "target": record.target,
+        DEPLOYMENT_ENDPOINT_TAG: record.endpoint,
+        DEPLOYMENT_DEPLOYED_AT_TAG: record.started_at,
+        DEPLOYMENT_TARGET_TAG: record.target,
     }
     for key in DEPLOYMENT_TAGS:
         client.set_model_version_tag(record.model_name, record.version, key, values[key])
+    if (
+        DEPLOYMENT_STOPPED_AT_TAG
+        in client.get_model_version(record.model_name, record.version).tags
+    ):
+        client.delete_model_version_tag(
+            record.model_name, record.version, DEPLOYMENT_STOPPED_AT_TAG
+        )
+
+
+def record_stop(record: DeploymentRecord, client) -> bool:
+    """Tag the stopped deployment's model version with when it stopped (so the
+    UI shows it as stopped, not as an endpoint that went down), if the
+    version's tags still describe this deployment. True when tagged."""
+    from mlcadence.tracking.errors import InvalidInput, NotFound
+    from mlcadence.tracking.uris import parse_models_uri
+
+    if record.version is None:
+        return False
+    try:
+        model_name = record.model_name or parse_models_uri(record.model_uri).name
+        tags = client.get_model_version(model_name, record.version).tags
+    except (NotFound, InvalidInput):
+        return False  # the version is gone, or the model was not served from the registry
+    if tags.get(DEPLOYMENT_ENDPOINT_TAG) != record.endpoint:
+        return False  # redeployed elsewhere since: that deployment is not this one
+    stopped_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    client.set_model_version_tag(model_name, record.version, DEPLOYMENT_STOPPED_AT_TAG, stopped_at)
+    return True
 
 
 def deploy_model(

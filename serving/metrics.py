@@ -5,6 +5,12 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from mlcadence.tracking.conventions import (
+    SERVING_BATCH_SIZE_METRIC,
+    SERVING_LATENCY_METRIC,
+    SERVING_REQUESTS_METRIC,
+)
+
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 # Paths we label by name; anything else is "other" so labels stay bounded.
@@ -17,19 +23,19 @@ class ServerMetrics:
         self._request_counters: dict[tuple[str, int], Counter] = {}
         r = self.registry
         self.requests = Counter(
-            "mlcadence_requests",
+            SERVING_REQUESTS_METRIC,
             "HTTP requests by path and status code.",
             ["path", "status"],
             registry=r,
         )
         self.latency = Histogram(
-            "mlcadence_request_latency_seconds",
+            SERVING_LATENCY_METRIC,
             "Time to answer /invocations.",
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
         self.batch_size = Histogram(
-            "mlcadence_batch_size",
+            SERVING_BATCH_SIZE_METRIC,
             "Requests coalesced into one predict call.",
             buckets=BATCH_BUCKETS,
             registry=r,

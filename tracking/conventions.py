@@ -26,6 +26,21 @@ USER_TAG = "mlflow.user"
 # by registration only: loads through the registry check the manifest against it.
 MANIFEST_DIGEST_TAG = "mlcadence.manifest_sha256"
 
+# Model version tags every deploy writes (serving.deploy) and the UI's
+# Deployments page reads: where the version is served, since when, on which
+# target, and when `mlcadence deployments stop` stopped it. Unprefixed, as
+# stores written before these constants existed hold them.
+DEPLOYMENT_ENDPOINT_TAG = "endpoint"
+DEPLOYMENT_DEPLOYED_AT_TAG = "deployed_at"
+DEPLOYMENT_TARGET_TAG = "target"
+DEPLOYMENT_STOPPED_AT_TAG = "stopped_at"
+
+# Prometheus series a model server's /metrics exposes (serving.metrics), as
+# the UI summarizes them.
+SERVING_REQUESTS_METRIC = "mlcadence_requests"
+SERVING_LATENCY_METRIC = "mlcadence_request_latency_seconds"
+SERVING_BATCH_SIZE_METRIC = "mlcadence_batch_size"
+
 # Which runs or experiments a listing returns, by lifecycle stage.
 VIEW_ACTIVE = "active"
 VIEW_DELETED = "deleted"

@@ -223,10 +223,14 @@ def stop_deployment(
     ),
     tracking_uri: str = TrackingUriOpt,
 ) -> None:
-    """Stop this store's deployment (in-flight requests finish first)."""
-    from mlcadence.serving.deploy import get_target
+    """Stop this store's deployment (in-flight requests finish first) and tag its
+    model version `stopped_at`."""
+    from mlcadence.serving.deploy import current_store, get_target, record_stop
+    from mlcadence.tracking import Client
 
     record = get_target(target).stop(name_or_port, _store(tracking_uri, all_stores))
+    if record.store == current_store(tracking_uri):  # another store's versions are not ours
+        record_stop(record, Client(tracking_uri))
     typer.echo(f"stopped {record.name} (port {record.port})")
 
 

@@ -24,7 +24,7 @@ from mlcadence.tracking.backends import build_backend
 from mlcadence.tracking.client import Client
 from mlcadence.tracking.conventions import DEFAULT_EXPERIMENT_ID
 from mlcadence.tracking.errors import InvalidInput, NotFound
-from mlcadence.tracking.server import artifacts, run_artifacts
+from mlcadence.tracking.server import artifacts, deployments, run_artifacts
 from mlcadence.tracking.server.artifacts import ArtifactDestination
 from mlcadence.tracking.server.auth import READ, WRITE, TokenAuth
 from mlcadence.tracking.server.context import ServerContext
@@ -210,6 +210,13 @@ def create_app(
         )
     )
     routes.extend(ui_routes())
+    routes.extend(
+        Route(path, _guarded(endpoint(ctx), READ, auth), methods=["GET"])
+        for path, endpoint in (
+            ("/ui/deployments", deployments.listing),
+            ("/ui/deployments/health", deployments.health),
+        )
+    )
     routes.extend(
         Route(f"{prefix}/mlflow/server-info", _guarded(_server_info, READ, auth), methods=["GET"])
         for prefix in ("/api/3.0", "/ajax-api/3.0")

@@ -2,6 +2,8 @@
 // query string (so a URL is a shareable view) with data from the server's own
 // JSON API; links and filters change the URL with pushState and re-render.
 
+import { deploymentsPage } from "./deployments.js";
+
 const API = "/ajax-api/2.0/mlflow/";
 const PAGE_SIZE = 50;
 const PARENT_TAG = "mlflow.parentRunId";
@@ -129,6 +131,7 @@ const VIEWS = {
   compare: comparePage,
   models: modelsPage,
   model: modelPage,
+  deployments: (root, query) => deploymentsPage(root, query, { h, link, errorBox, ApiError }),
 };
 
 async function render() {
