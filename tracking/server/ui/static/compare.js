@@ -135,7 +135,7 @@ function scatterView(runs, query) {
     param: paramKeys.includes(query.get("sx")) ? query.get("sx") : paramKeys[0],
     metric: metricKeys.includes(query.get("sy")) ? query.get("sy") : metricKeys[0],
   };
-  const plot = h("div", { id: "scatter-plot" });
+  const plot = h("div", { id: "scatter-plot", class: "charts" });
   const draw = () => plot.replaceChildren(scatter(runs, chosen.param, chosen.metric));
   const select = (id, label, keys, which, urlKey) =>
     h("label", { for: id }, label,
