@@ -31,7 +31,7 @@ function askForToken(message) {
     const form = document.createElement("form");
     form.id = "token-prompt";
     form.className = "token-prompt";
-    form.setAttribute("aria-label", "This server needs an access token");
+    form.setAttribute("aria-label", "Sign in with a token");
     form.append(why, label, input, submit);
     form.addEventListener("submit", (event) => {
       event.preventDefault();
