@@ -63,8 +63,20 @@ def test_compare_overlays_one_line_per_run_with_each_runs_points(ui):
     ui.screenshot("compare-charts")
 
 
-def test_compare_line_colours_stay_distinct_in_the_dark_theme(ui, browser):
-    context = browser.new_context(color_scheme="dark", viewport={"width": 1280, "height": 900})
+def luminance(css_rgb: str) -> float:
+    channels = [int(c) / 255 for c in css_rgb[css_rgb.index("(") + 1 : -1].split(",")[:3]]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(a: str, b: str) -> float:
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_compare_line_colours_are_distinct_and_stand_out_in_either_theme(ui, browser, scheme):
+    context = browser.new_context(color_scheme=scheme, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.goto(f"{ui.server.url}/?view=compare&runs={','.join(ui.store.child_ids)}")
     page.wait_for_selector('#compare-charts svg[data-metric="loss"] g.run')
@@ -72,11 +84,41 @@ def test_compare_line_colours_stay_distinct_in_the_dark_theme(ui, browser):
         "[...document.querySelectorAll('svg[data-metric=\"loss\"] g.run polyline')]"
         ".map(l => getComputedStyle(l).stroke)"
     )
+    # All ten colours a comparison may use, as the legend's swatches draw them.
+    palette = page.evaluate(
+        """() => [...Array(10).keys()].map((i) => {
+            const swatch = document.createElement('span');
+            swatch.className = `swatch series-${i}`;
+            document.querySelector('ul.legend').append(swatch);
+            const colour = getComputedStyle(swatch).backgroundColor;
+            swatch.remove();
+            return colour;
+        })"""
+    )
     background = page.evaluate("getComputedStyle(document.body).backgroundColor")
-    page.screenshot(path=str(ui.shots / "compare-dark.png"), full_page=True)
+    page.screenshot(path=str(ui.shots / f"compare-{scheme}.png"), full_page=True)
     context.close()
     assert len(set(colours)) == len(ui.store.child_ids)
-    assert background not in colours
+    assert len(set(palette)) == 10
+    # WCAG's 3:1 for graphics: each line is seen against the page.
+    assert min(contrast(c, background) for c in palette) >= 3, (palette, background)
+
+
+def test_every_control_on_the_compare_run_and_model_pages_has_a_label(ui):
+    unlabelled = {}
+    for query in (
+        f"?view=compare&runs={','.join(ui.store.child_ids[:2])}",
+        f"?view=run&run={ui.store.child_ids[0]}",
+        f"?view=model&name={MODEL}",
+    ):
+        page = ui.open(query)
+        unlabelled[query] = page.evaluate(
+            """() => [...document.querySelectorAll('main input, main button, main select')]
+                .filter((el) => !(el.labels?.length || el.getAttribute('aria-label')
+                                  || el.textContent.trim()))
+                .map((el) => el.outerHTML)"""
+        )
+    assert all(not found for found in unlabelled.values()), unlabelled
 
 
 def test_scatter_places_a_numeric_param_by_value_with_a_point_per_run(ui):
@@ -126,17 +168,6 @@ def test_scatter_places_a_categorical_param_by_category(ui):
     ticks = scatter.locator("text.tick")
     assert sorted(ticks.nth(i).text_content() for i in range(ticks.count())) == sorted(set(MODELS))
     assert len(cx) == len(ACCURACY)  # a point per run
-
-
-def test_every_control_on_the_compare_page_has_a_label(ui):
-    page = open_compare(ui, ui.store.child_ids[:2])
-    unlabelled = page.evaluate(
-        """() => [...document.querySelectorAll('main input, main button, main select')]
-            .filter((el) => !(el.labels?.length || el.getAttribute('aria-label')
-                              || el.textContent.trim()))
-            .map((el) => el.outerHTML)"""
-    )
-    assert unlabelled == []
 
 
 def test_image_artifacts_load_in_place_and_an_svg_never_runs_its_script(ui):
