@@ -1,4 +1,4 @@
-// mlcadence web UI: one module, no build step. Every page is rendered from the
+// mlcadence web UI: the entry module, no build step. Every page is rendered from the
 // query string (so a URL is a shareable view) with data from the server's own
 // JSON API; links and filters change the URL with pushState and re-render.
 // Views beyond the core pages live in their own modules, imported here.
