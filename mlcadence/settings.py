@@ -190,6 +190,11 @@ class ServerSettings(ExportedSettings):
     )
     access_log: bool = Field(False, description="Log every request (never its headers).")
     log_level: str = Field("info", description="Server log level (debug, info, warning, error).")
+    prefect_ui_url: str | None = Field(
+        None,
+        description="Prefect UI base URL the web UI links flow runs to (default: PREFECT_UI_URL; "
+        "unset = no links).",
+    )
 
 
 @lru_cache(maxsize=1)

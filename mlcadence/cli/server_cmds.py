@@ -33,6 +33,7 @@ def server(
     tokens_file: str = _setting("tokens_file"),
     access_log: bool = _setting("access_log"),
     log_level: str = _setting("log_level"),
+    prefect_ui_url: str = _setting("prefect_ui_url"),
 ) -> None:
     """Run the tracking server: MLflow's REST API (and proxied artifacts) over
     the store, for `MLFLOW_TRACKING_URI=http://host:port` clients."""

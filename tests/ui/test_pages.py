@@ -76,7 +76,7 @@ def test_runs_table_shows_the_stores_metric_values_with_trials_nested_under_the_
     children = page.locator(f'tr[data-parent="{ui.store.parent_id}"]')
     assert children.count() == len(ui.store.child_ids)
     ui.screenshot("runs")
-    page.get_by_role("button", name="Hide the 4 child runs of sweep").click()
+    page.get_by_role("button", name="The 4 child runs of sweep").click()
     assert not children.first.is_visible()
 
 

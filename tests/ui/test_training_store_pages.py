@@ -91,7 +91,7 @@ def test_runs_page_shows_the_stores_accuracy_with_the_sweeps_trials_nested(train
     assert children.count() == len(store.sweep_child_ids) == 4
     parent = client.get_run(store.sweep_parent_id).info.run_name
     tab.screenshot("runs", for_docs=True)
-    toggle = page.get_by_role("button", name=f"Hide the 4 child runs of {parent}")
+    toggle = page.get_by_role("button", name=f"The 4 child runs of {parent}")
     toggle.click()
     assert not children.first.is_visible()
     assert toggle.get_attribute("aria-expanded") == "false"
@@ -140,7 +140,7 @@ def test_run_page_shows_the_stores_values_and_charts_each_metrics_points(trained
         assert page.locator(f'#params tr[data-key="{key}"] td').nth(1).inner_text() == value
     assert "FINISHED" in page.locator("#facts").inner_text()
     assert store.sweep_parent_id in page.locator("#facts").inner_text()
-    tab.screenshot("run", for_docs=True)
+    tab.screenshot("run")
 
 
 def test_model_page_timeline_lists_the_gate_decisions_the_store_recorded(trained, tab):
@@ -160,7 +160,7 @@ def test_model_page_timeline_lists_the_gate_decisions_the_store_recorded(trained
     client = tracking.Client(store.backend_uri)
     champion = client.get_model_version_by_alias(MODEL, "champion").version
     assert "champion" in page.locator(f'#versions tr[data-version="{champion}"]').inner_text()
-    tab.screenshot("model", for_docs=True)
+    tab.screenshot("model")
 
 
 def test_bad_inputs_show_a_clear_message_and_no_stack_trace(trained, tab):

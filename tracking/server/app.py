@@ -31,6 +31,7 @@ from mlcadence.tracking.server.context import ServerContext
 from mlcadence.tracking.server.request import Fields, parse_json_body, query_fields
 from mlcadence.tracking.server.routes import PREFIXES, ROUTES
 from mlcadence.tracking.server.ui import ui_routes
+from mlcadence.tracking.server.ui.pages_api import UI_ROUTES
 from mlcadence.tracking.tracking_uri import normalize_uri
 from mlcadence.version import __version__
 
@@ -182,17 +183,19 @@ def create_app(
     auth: TokenAuth | None = None,
     *,
     fsync: bool = False,
+    prefect_ui_url: str | None = None,
 ) -> FastAPI:
     """The tracking server's app over the store at `backend_uri`. With an
     `artifacts_destination`, artifacts are served from it and new
-    experiments get `mlflow-artifacts:/<id>` locations."""
+    experiments get `mlflow-artifacts:/<id>` locations. With a
+    `prefect_ui_url`, the web UI links runs to their Prefect flow runs."""
     uri = normalize_uri(os.fspath(backend_uri))
     destination = ArtifactDestination(artifacts_destination) if artifacts_destination else None
     options: dict = {"fsync": fsync}
     if destination is not None:
         options["experiment_artifact_root"] = artifacts.ROOT_URI
     client = Client(uri, backend=build_backend(uri, **options))
-    ctx = ServerContext(client=client, destination=destination)
+    ctx = ServerContext(client=client, destination=destination, prefect_ui_url=prefect_ui_url)
 
     routes: list[Route] = [
         Route("/health", _health(ctx), methods=["GET"]),
@@ -208,6 +211,10 @@ def create_app(
         Route(
             "/get-artifact", _guarded(run_artifacts.get_artifact(ctx), READ, auth), methods=["GET"]
         )
+    )
+    routes.extend(
+        Route(row.path, _json_endpoint(row.handler, row.scope, True, ctx, auth), methods=["GET"])
+        for row in UI_ROUTES
     )
     routes.extend(ui_routes())
     routes.extend(

@@ -14,6 +14,7 @@ from mlcadence.tracking.server.artifacts import ArtifactDestination
 class ServerContext:
     client: Client  # validates, as for any other caller
     destination: ArtifactDestination | None
+    prefect_ui_url: str | None = None  # where the web UI links a run's Prefect flow run
 
     @property
     def runs(self) -> RunStore:

@@ -22,8 +22,14 @@ def resolve(settings: ServerSettings) -> ServerSettings:
     if not has_scheme(uri):
         uri = os.path.abspath(os.path.expanduser(uri))
     destination = os.path.abspath(os.path.expanduser(settings.artifacts_destination))
+    # Prefect's own variable, when the server's is unset: the UI the flows report to.
+    prefect_ui_url = settings.prefect_ui_url or os.environ.get("PREFECT_UI_URL") or None
     return settings.model_copy(
-        update={"backend_store_uri": uri, "artifacts_destination": destination}
+        update={
+            "backend_store_uri": uri,
+            "artifacts_destination": destination,
+            "prefect_ui_url": prefect_ui_url,
+        }
     )
 
 
@@ -33,6 +39,7 @@ def build_app(settings: ServerSettings):
         settings.artifacts_destination,
         load_auth(settings.tokens_file, settings.tokens),
         fsync=get_settings().file_fsync,
+        prefect_ui_url=settings.prefect_ui_url,
     )
 
 

@@ -61,6 +61,28 @@ def _artifact_file(ctx: ServerContext, run_id: str, path: str) -> Path:
     return target
 
 
+# Images the UI shows in place, by extension; every other file is text.
+IMAGE_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".svg": "image/svg+xml",
+    ".webp": "image/webp",
+}
+TEXT_TYPE = "text/plain; charset=utf-8"
+# Opened directly, an artifact (an SVG above all) is a sandboxed document that
+# loads and runs nothing, so a logged file cannot act as a page of this origin.
+ARTIFACT_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+}
+
+
+def media_type(path: str) -> str:
+    return IMAGE_TYPES.get(posixpath.splitext(path)[1].lower(), TEXT_TYPE)
+
+
 def get_artifact(ctx: ServerContext):
     async def endpoint(request: Request) -> Response:
         query = request.query_params
@@ -69,11 +91,6 @@ def get_artifact(ctx: ServerContext):
             raise InvalidInput("Missing parameter 'run_id': name the run whose artifact to read.")
         path = query.get("path") or ""
         target = await run_in_threadpool(_artifact_file, ctx, run_id, path)
-        # Shown as text by the UI, never rendered as a page of this origin.
-        return FileResponse(
-            target,
-            media_type="text/plain; charset=utf-8",
-            headers={"X-Content-Type-Options": "nosniff"},
-        )
+        return FileResponse(target, media_type=media_type(path), headers=ARTIFACT_HEADERS)
 
     return endpoint

@@ -1,4 +1,4 @@
-"""The web UI: static files (HTML, ES modules, one CSS file; no build step,
+"""The web UI: static files (HTML, small JS modules, one CSS file; no build step,
 nothing from a CDN) served at `/` by the tracking server. The pages read
 through the server's own JSON API, as any other client does."""
 

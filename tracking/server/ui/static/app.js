@@ -1,6 +1,15 @@
-// mlcadence web UI: one module, no build step. Every page is rendered from the
+// mlcadence web UI: the entry module, no build step. Every page is rendered from the
 // query string (so a URL is a shareable view) with data from the server's own
 // JSON API; links and filters change the URL with pushState and re-render.
+// Views beyond the core pages live in their own modules, imported here.
+
+import { authorizedFetch, READ_ONLY_MESSAGE } from "./token.js";
+import { IMAGE_ARTIFACTS, imagePreview } from "./preview.js";
+import { runCard, sourceValue, uiConfig } from "./run_card.js";
+import { compareViews } from "./compare.js";
+import { modelDetails } from "./models_detail.js";
+
+export { h, s, link, errorBox, fmtTime, fmtValue, api, ApiError, runView, params };
 
 import { deploymentsPage } from "./deployments.js";
 
@@ -79,9 +88,9 @@ function fmtValue(value) {
 class ApiError extends Error {}
 
 async function api(path, { method = "GET", body, query } = {}) {
-  let url = API + path;
+  let url = path.startsWith("/") ? path : API + path;
   if (query) url += "?" + new URLSearchParams(query);
-  const response = await fetch(url, {
+  const response = await authorizedFetch(url, {
     method,
     headers: body ? { "Content-Type": "application/json" } : {},
     body: body ? JSON.stringify(body) : undefined,
@@ -89,6 +98,7 @@ async function api(path, { method = "GET", body, query } = {}) {
   const text = await response.text();
   let data = {};
   try { data = text ? JSON.parse(text) : {}; } catch { data = { message: text }; }
+  if (response.status === 403) throw new ApiError(READ_ONLY_MESSAGE);
   if (!response.ok) throw new ApiError(data.message || `${response.status} ${response.statusText}`);
   return data;
 }
@@ -131,7 +141,7 @@ const VIEWS = {
   compare: comparePage,
   models: modelsPage,
   model: modelPage,
-  deployments: (root, query) => deploymentsPage(root, query, { h, link, errorBox, ApiError }),
+  deployments: (root, query) => deploymentsPage(root, query, { h, link, errorBox, api }),
 };
 
 async function render() {
@@ -483,7 +493,7 @@ function drawRuns(results, query, runs, nextToken, form) {
         children
           ? h("button", {
               type: "button", class: "toggle", "aria-expanded": "true",
-              "aria-label": `Hide the ${children} child runs of ${run.name}`,
+              "aria-label": `The ${children} child runs of ${run.name}`,  // aria-expanded says shown or hidden
               onclick: (event) => toggleChildren(event.currentTarget, run.id),
             }, `▾ ${children}`)
           : ""
@@ -564,6 +574,7 @@ async function runPage(root, query) {
   }
   document.title = `${run.name} · mlcadence`;
   const exp = (await api("experiments/get", { query: { experiment_id: run.info.experiment_id } })).experiment;
+  const prefectUi = (await uiConfig()).prefect_ui_url;
   const facts = [
     ["Run id", run.id],
     ["Experiment", link({ view: "runs", experiment: exp.experiment_id }, exp.name)],
@@ -572,11 +583,12 @@ async function runPage(root, query) {
     ["Ended", fmtTime(run.info.end_time)],
     ["Duration", fmtDuration(run.info.start_time, run.info.end_time)],
     ...(run.tags[PARENT_TAG] ? [["Parent run", link({ view: "run", run: run.tags[PARENT_TAG] }, run.tags[PARENT_TAG])]] : []),
-    ...SOURCE_TAGS.filter(([, tag]) => run.tags[tag]).map(([label, tag]) => [label, run.tags[tag]]),
+    ...SOURCE_TAGS.filter(([, tag]) => run.tags[tag]).map(([label, tag]) => [label, sourceValue(run, tag, prefectUi)]),
   ];
   root.append(
     h("h1", {}, "Run ", run.name),
     h("dl", { class: "facts", id: "facts" }, facts.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
+    await runCard(run),
     h("h2", {}, "Metrics"),
     await metricCharts(run, query),
     h("h2", {}, "Parameters"),
@@ -724,11 +736,15 @@ async function artifactBrowser(runId) {
 
 async function showArtifact(runId, path, preview) {
   const heading = h("h3", {}, path);
+  if (IMAGE_ARTIFACTS.test(path)) {
+    preview.replaceChildren(heading, await imagePreview(runId, path));
+    return;
+  }
   if (!TEXT_ARTIFACTS.test(path)) {
     preview.replaceChildren(heading, h("p", { class: "muted" }, "No preview for this kind of file."));
     return;
   }
-  const response = await fetch("/get-artifact?" + new URLSearchParams({ run_id: runId, path }));
+  const response = await authorizedFetch("/get-artifact?" + new URLSearchParams({ run_id: runId, path }));
   const text = await response.text();
   if (!response.ok) {
     let message = text;
@@ -795,6 +811,7 @@ async function comparePage(root, query) {
     ];
   };
   root.append(h("h1", {}, `Compare ${runs.length} runs`), ...section("Metrics", "metrics"), ...section("Parameters", "params"));
+  root.append(await compareViews(runs, query));
 }
 
 // ---- models ------------------------------------------------------------------
@@ -890,7 +907,8 @@ async function modelPage(root, query) {
     h("h2", {}, "Champion history"),
     timeline.length
       ? h("ol", { class: "timeline", id: "timeline", "aria-label": "Gate decisions" }, timeline)
-      : h("p", { class: "muted" }, "No gate decisions recorded on this model's versions.")
+      : h("p", { class: "muted" }, "No gate decisions recorded on this model's versions."),
+    await modelDetails(model, versions)
   );
 }
 

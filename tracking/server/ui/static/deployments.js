@@ -14,15 +14,6 @@ const STATES = {
 };
 const LIVE = new Set(["live"]);
 
-async function getJson(path, query, ApiError) {
-  const response = await fetch(path + (query ? "?" + new URLSearchParams(query) : ""));
-  const text = await response.text();
-  let data = {};
-  try { data = text ? JSON.parse(text) : {}; } catch { data = { message: text }; }
-  if (!response.ok) throw new ApiError(data.message || `${response.status} ${response.statusText}`);
-  return data;
-}
-
 function fmtSeconds(seconds) {
   if (seconds === null || seconds === undefined) return "–";
   return seconds < 1 ? `${+(seconds * 1000).toPrecision(3)} ms` : `${+seconds.toPrecision(3)} s`;
@@ -66,7 +57,7 @@ function liveCells(ui, report) {
 async function probe(ui, row, deployment) {
   let cells;
   try {
-    const report = await getJson("/ui/deployments/health", { name: deployment.name, version: deployment.version }, ui.ApiError);
+    const report = await ui.api("/ui/deployments/health", { query: { name: deployment.name, version: deployment.version } });
     cells = liveCells(ui, report);
   } catch (exc) {
     cells = [ui.h("td", { colspan: 5 }, ui.errorBox(exc.message))];
@@ -78,7 +69,7 @@ async function probe(ui, row, deployment) {
 
 export async function deploymentsPage(root, _query, ui) {
   document.title = "Deployments · mlcadence";
-  const { deployments = [] } = await getJson("/ui/deployments", null, ui.ApiError);
+  const { deployments = [] } = await ui.api("/ui/deployments");
   root.append(ui.h("h1", {}, "Deployments"));
   if (!deployments.length) {
     root.append(ui.h("p", { class: "muted" }, "No model version has been deployed from this store (`mlcadence deploy`)."));
