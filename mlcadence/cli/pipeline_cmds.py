@@ -18,6 +18,7 @@ from typing import Any
 import typer
 
 from mlcadence.cli.flow_checks import checked
+from mlcadence.cli.tracking_cmds import TrackingUriOpt
 from mlcadence.errors import MlcadenceError
 from mlcadence.flows.parameters import (
     CommonParameters,
@@ -181,6 +182,8 @@ def sweep(
     gate_allow_mismatch: bool = MismatchOpt,
     experiment: str = ExperimentOpt,
     refresh_data: bool = RefreshOpt,
+    task_runner: str = option(SweepParameters, "task_runner", "--task-runner"),
+    tracking_uri: str = TrackingUriOpt,
     as_json: bool = JsonOpt,
     quiet: bool = QuietOpt,
 ) -> None:
@@ -192,7 +195,17 @@ def sweep(
         models=_comma_separated(models, str, "--models"),
         register_as=None if no_register else register_as,
     )
+    from mlcadence import tracking
+    from mlcadence.flows.task_runners import kind_of, require_reachable_store
+
+    kind_of(task_runner)  # its own message, not the pattern's
     checked(SweepParameters, parameters, "sweep")
+    from mlcadence.tracking.tracking_uri import where_the_uri_came_from
+
+    if tracking_uri:
+        tracking.set_tracking_uri(tracking_uri)
+    origin = "given by --tracking-uri" if tracking_uri else where_the_uri_came_from()
+    require_reachable_store(task_runner, tracking.get_tracking_uri(), origin)
     _print_result(_run_flow("sweep", parameters, quiet), as_json)
 
 
