@@ -1,8 +1,8 @@
 """Where a sweep's candidates train: the task runners, by name or scheme.
 
-`threads` (this process), `dask` (a local Dask cluster of worker processes)
-and `dask://HOST:PORT` (an existing Dask scheduler, whose workers may be on
-other machines). Prefect and its integrations are imported by the builders
+`threads` (this process), `dask` (a local Dask cluster of worker processes),
+`dask://HOST:PORT` (an existing Dask scheduler, whose workers may be on
+other machines) and `ray` (a local Ray instance, through prefect-ray). Prefect and its integrations are imported by the builders
 only, so the CLI and the parameter model can read this table without them.
 """
 
@@ -46,6 +46,13 @@ def _dask_scheduler(address: str) -> Any:
     return DaskTaskRunner(address=f"tcp://{address}")
 
 
+def _local_ray(_address: str) -> Any:
+    from prefect_ray import RayTaskRunner
+
+    # A local Ray instance; no dashboard (its fixed port would clash).
+    return RayTaskRunner(init_kwargs={"include_dashboard": False})
+
+
 @dataclass(frozen=True)
 class RunnerKind:
     build: Callable[[str], Any]
@@ -60,6 +67,7 @@ RUNNERS: dict[str, RunnerKind] = {
     "threads": RunnerKind(_threads, remote=False),
     "dask": RunnerKind(_local_dask, remote=False),
     "dask://": RunnerKind(_dask_scheduler, remote=True, takes_address=True),
+    "ray": RunnerKind(_local_ray, remote=False),
 }
 
 TASK_RUNNER_PATTERN = (
@@ -70,7 +78,10 @@ TASK_RUNNER_PATTERN = (
     )
     + ")$"
 )
-TASK_RUNNER_HELP = "threads (this process), dask (a local Dask cluster), or dask://HOST:PORT (an existing Dask scheduler)"
+TASK_RUNNER_HELP = (
+    "threads (this process), dask (a local Dask cluster), dask://HOST:PORT (an existing "
+    "Dask scheduler), or ray (a local Ray instance)"
+)
 
 
 def kind_of(spec: str) -> tuple[RunnerKind, str]:
