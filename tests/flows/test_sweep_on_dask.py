@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import subprocess
 import sys
 import time
@@ -280,3 +281,15 @@ def test_a_task_runner_without_an_address_is_refused_with_the_forms_it_takes(tmp
     )
     assert done.returncode == InvalidConfig.cli_exit_code
     assert "dask://HOST:PORT" in done.stderr and "threads" in done.stderr
+
+
+def test_the_sweep_deployment_takes_the_task_runner_and_its_schema_checks_the_forms():
+    from mlcadence.flows import serve
+
+    (deployment,) = [d for d in serve.deployments() if d.name == "sweep"]
+    assert deployment.parameters["task_runner"] == "threads"
+    # The schema the deployment carries: Prefect's server checks run parameters with it.
+    declared = sweep.parameters.model_dump()["properties"]["task_runner"]
+    pattern = re.compile(declared["pattern"])
+    assert all(pattern.match(s) for s in ("threads", "dask", "ray", "dask://10.0.0.5:8786"))
+    assert not any(pattern.match(s) for s in ("dask://", "dask://host", "processes"))
