@@ -2,8 +2,8 @@
 
 Data is acquired and validated once; each window is prepared once (cached);
 the candidates are fanned out on the task runner the `task_runner`
-parameter names (threads, a local Dask cluster, or an existing Dask
-scheduler: see `task_runners`). Each candidate logs to a child run of one
+parameter names (threads, a local Dask cluster, an existing Dask scheduler,
+or a local Ray instance: see `task_runners`). Each candidate logs to a child run of one
 parent run, through the store named in its `TrackingTarget` (a worker may
 be on another machine); the best on `metric` is logged as a model (here,
 from the fitted estimator the candidate sent back), registered and gated.

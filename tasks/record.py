@@ -11,7 +11,7 @@ from prefect import runtime, task
 from prefect.context import FlowRunContext
 
 from mlcadence import tracking
-from mlcadence.pipeline.candidate_runs import write_evaluation
+from mlcadence.pipeline.candidate_runs import param_texts, write_evaluation
 from mlcadence.pipeline.evaluation import Evaluation
 from mlcadence.pipeline.features import Split
 
@@ -69,7 +69,7 @@ def lineage_tags() -> dict[str, str]:
 
 def log_params(params: dict[str, Any]) -> None:
     """Params on the active run, as text ('' for None)."""
-    tracking.log_params({key: "" if value is None else str(value) for key, value in params.items()})
+    tracking.log_params(param_texts(params))
 
 
 def log_evaluation(evaluation: Evaluation) -> None:

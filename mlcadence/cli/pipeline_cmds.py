@@ -17,6 +17,7 @@ from typing import Any
 
 import typer
 
+from mlcadence import tracking
 from mlcadence.cli.flow_checks import checked
 from mlcadence.cli.tracking_cmds import TrackingUriOpt
 from mlcadence.errors import MlcadenceError
@@ -28,6 +29,8 @@ from mlcadence.flows.parameters import (
     SweepParameters,
     TrainingParameters,
 )
+from mlcadence.flows.task_runners import kind_of, require_reachable_store
+from mlcadence.tracking.tracking_uri import where_the_uri_came_from
 
 # Each command's flow, imported only when run (it brings in Prefect).
 FLOWS = {
@@ -195,13 +198,8 @@ def sweep(
         models=_comma_separated(models, str, "--models"),
         register_as=None if no_register else register_as,
     )
-    from mlcadence import tracking
-    from mlcadence.flows.task_runners import kind_of, require_reachable_store
-
     kind_of(task_runner)  # its own message, not the pattern's
     checked(SweepParameters, parameters, "sweep")
-    from mlcadence.tracking.tracking_uri import where_the_uri_came_from
-
     if tracking_uri:
         tracking.set_tracking_uri(tracking_uri)
     origin = "given by --tracking-uri" if tracking_uri else where_the_uri_came_from()

@@ -68,14 +68,17 @@ class CandidateRun:
     run_id: str
 
     def log_params(self, params: dict[str, Any]) -> None:
-        """Params as text ('' for None)."""
         self.client.log_batch(
-            self.run_id,
-            params=[Param(k, "" if v is None else str(v)) for k, v in params.items()],
+            self.run_id, params=[Param(k, v) for k, v in param_texts(params).items()]
         )
 
     def log_evaluation(self, evaluation: Evaluation) -> None:
         write_evaluation(self.client, self.run_id, evaluation)
+
+
+def param_texts(params: dict[str, Any]) -> dict[str, str]:
+    """Params as the store keeps them: text, '' for None."""
+    return {key: "" if value is None else str(value) for key, value in params.items()}
 
 
 def write_evaluation(client: tracking.Client, run_id: str, evaluation: Evaluation) -> None:
@@ -118,4 +121,3 @@ def _supersede_orphans(client: tracking.Client, experiment_id: str, key: str, ru
         if orphan.info.run_id != run_id:
             client.set_tag(orphan.info.run_id, SUPERSEDED_BY_TAG, run_id)
             client.set_terminated(orphan.info.run_id, RunStatus.FAILED)
-

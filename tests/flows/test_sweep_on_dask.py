@@ -287,9 +287,10 @@ def test_the_sweep_deployment_takes_the_task_runner_and_its_schema_checks_the_fo
     from mlcadence.flows import serve
 
     (deployment,) = [d for d in serve.deployments() if d.name == "sweep"]
-    assert deployment.parameters["task_runner"] == "threads"
+    assert deployment.entrypoint == "mlcadence.flows.sweep.sweep"
     # The schema the deployment carries: Prefect's server checks run parameters with it.
     declared = sweep.parameters.model_dump()["properties"]["task_runner"]
+    assert declared["default"] == "threads"
     pattern = re.compile(declared["pattern"])
     assert all(pattern.match(s) for s in ("threads", "dask", "ray", "dask://10.0.0.5:8786"))
     assert not any(pattern.match(s) for s in ("dask://", "dask://host", "processes"))
