@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.fields import FieldInfo
 
+from mlcadence.flows import task_runners
 from mlcadence.pipeline import estimators, evaluation, gate, sources
 from mlcadence.pipeline.features import DEFAULT_TEST_SIZE, DEFAULT_WINDOW
 
@@ -160,6 +161,11 @@ class SweepParameters(PromoteChoice, CommonParameters):
     )
     models: list[ModelName] = Field(
         list(estimators.ESTIMATORS), min_length=1, description="Estimators to try"
+    )
+    task_runner: str = Field(
+        task_runners.DEFAULT_TASK_RUNNER,
+        pattern=task_runners.TASK_RUNNER_PATTERN,
+        description=f"Where the candidates train: {task_runners.TASK_RUNNER_HELP}",
     )
 
 

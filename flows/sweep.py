@@ -1,10 +1,12 @@
 """The sweep flow: the training pipeline over a grid of windows × estimators.
 
 Data is acquired and validated once; each window is prepared once (cached);
-the candidates are fanned out with `.map` on the flow's task runner (threads
-by default; pass a prefect-dask `DaskTaskRunner` via `sweep.with_options` to
-spread over machines). Each candidate logs to a child run of one parent run;
-the best on `metric` is logged as a model, registered and gated.
+the candidates are fanned out on the task runner the `task_runner`
+parameter names (threads, a local Dask cluster, an existing Dask scheduler,
+or a local Ray instance: see `task_runners`). Each candidate logs to a child run of one
+parent run, through the store named in its `TrackingTarget` (a worker may
+be on another machine); the best on `metric` is logged as a model (here,
+from the fitted estimator the candidate sent back), registered and gated.
 """
 
 from __future__ import annotations
@@ -13,14 +15,17 @@ from prefect import flow, runtime, unmapped
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from mlcadence import tracking
-from mlcadence.flows import lifecycle
+from mlcadence.flows import lifecycle, task_runners
 from mlcadence.flows.parameters import SweepParameters, takes
 from mlcadence.flows.steps import acquire_and_validate, data_tasks, register_gate_and_publish
 from mlcadence.pipeline import estimators, features
+from mlcadence.pipeline.candidate_runs import TrackingTarget
 from mlcadence.pipeline.recipe import Recipe
 from mlcadence.pipeline.results import TrainingResult
+from mlcadence.settings import Settings, get_settings
 from mlcadence.tasks import artifacts
 from mlcadence.tasks.sweep import fit_candidate, log_candidate_model
+from mlcadence.tracking.tracking_uri import where_the_uri_came_from
 
 
 @flow(
@@ -33,6 +38,10 @@ from mlcadence.tasks.sweep import fit_candidate, log_candidate_model
 async def sweep(parameters: SweepParameters) -> TrainingResult:
     """Train every window × model candidate, keep the best, register and gate it."""
     p = parameters
+    # A deployment's run gets here without the CLI's check.
+    task_runners.require_reachable_store(
+        p.task_runner, tracking.get_tracking_uri(), where_the_uri_came_from()
+    )
     windows = sorted(set(p.windows))
     models = list(dict.fromkeys(p.models))
     acquire, prepare = data_tasks(p.refresh_data)
@@ -66,14 +75,28 @@ async def sweep(parameters: SweepParameters) -> TrainingResult:
         for name in models:
             estimators.spec_for(name).load_class()
         grid = [(w, m) for w in windows for m in models]
-        futures = fit_candidate.map(
-            [splits[w] for w, _ in grid],
-            [w for w, _ in grid],
-            [m for _, m in grid],
-            unmapped({}),
-            unmapped({"label_rule": label_rule, "split": p.split, "test_size": p.test_size}),
+        target = TrackingTarget(
+            tracking.get_tracking_uri(),
+            parent.info.experiment_id,
+            parent.run_id,
+            token=_token(get_settings()),
         )
-        ranked = sorted(futures.result(), key=lambda c: c.metrics[p.metric], reverse=True)
+        with task_runners.build(p.task_runner) as runner:
+            futures = runner.map(
+                fit_candidate,
+                {
+                    "split": [splits[w] for w, _ in grid],
+                    "window": [w for w, _ in grid],
+                    "model": [m for _, m in grid],
+                    "hyperparameters": unmapped({}),
+                    "shared_params": unmapped(
+                        {"label_rule": label_rule, "split": p.split, "test_size": p.test_size}
+                    ),
+                    "target": unmapped(target),
+                },
+            )
+            candidates = futures.result()
+        ranked = sorted(candidates, key=lambda c: c.metrics[p.metric], reverse=True)
         best = ranked[0]
         leaderboard = [c.row(p.metric) for c in ranked]
         artifacts.publish_table(
@@ -95,3 +118,8 @@ async def sweep(parameters: SweepParameters) -> TrainingResult:
         challenger = Recipe(best.fitted, best.window, label_rule, p.split, p.test_size)
         register_gate_and_publish(result, p, challenger, dataset)
     return result
+
+
+def _token(settings: Settings) -> str | None:
+    token = settings.tracking_token
+    return token.get_secret_value() if token is not None else None

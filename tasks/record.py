@@ -11,6 +11,7 @@ from prefect import runtime, task
 from prefect.context import FlowRunContext
 
 from mlcadence import tracking
+from mlcadence.pipeline.candidate_runs import param_texts, write_evaluation
 from mlcadence.pipeline.evaluation import Evaluation
 from mlcadence.pipeline.features import Split
 
@@ -68,14 +69,13 @@ def lineage_tags() -> dict[str, str]:
 
 def log_params(params: dict[str, Any]) -> None:
     """Params on the active run, as text ('' for None)."""
-    tracking.log_params({key: "" if value is None else str(value) for key, value in params.items()})
+    tracking.log_params(param_texts(params))
 
 
 def log_evaluation(evaluation: Evaluation) -> None:
     """Metrics, classification report and confusion matrix on the active run."""
-    tracking.log_metrics(evaluation.metrics)
-    tracking.log_text(evaluation.report, "evaluation/classification_report.txt")
-    tracking.log_dict(evaluation.confusion_dict(), "evaluation/confusion_matrix.json")
+    run = tracking.active_run() or tracking.start_run()
+    write_evaluation(run.client, run.run_id, evaluation)
 
 
 def log_fitted_model(fitted, split: Split, run_id: str | None = None) -> str:

@@ -8,8 +8,8 @@ from typing import Any
 
 from prefect import task
 
-from mlcadence import tracking
 from mlcadence.pipeline import estimators, evaluation
+from mlcadence.pipeline.candidate_runs import TrackingTarget, candidate_run
 from mlcadence.pipeline.features import Split
 from mlcadence.tasks import record
 
@@ -42,17 +42,18 @@ def fit_candidate(
     model: str,
     hyperparameters: dict[str, Any],
     shared_params: dict[str, Any],
+    target: TrackingTarget,
 ) -> Candidate:
-    """Train and score one candidate in a child run of the active run. The
-    task runner copies the caller's context into its thread, so the parent
-    run is active here and the child gets `mlflow.parentRunId`."""
+    """Train and score one candidate in a child run of the sweep's parent run.
+    It may run on a Dask worker in another process or machine: everything it
+    logs with comes in `target`, nothing from this process's state."""
     resolved = estimators.resolve_hyperparameters(model, hyperparameters)
     params = {**shared_params, "model": model, "window": window, **split.sizes, **resolved}
-    with tracking.start_run(run_name=f"{model}-w{window}", nested=True) as child:
-        record.log_params(params)
+    with candidate_run(target, model, window) as child:
+        child.log_params(params)
         fitted = estimators.fit(model, hyperparameters, split.X_train, split.y_train)
         scored = evaluation.evaluate(fitted, split.X_test, split.y_test, split.y_train)
-        record.log_evaluation(scored)
+        child.log_evaluation(scored)
     return Candidate(child.run_id, window, model, params, scored.metrics, fitted, split)
 
 

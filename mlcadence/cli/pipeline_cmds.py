@@ -17,7 +17,9 @@ from typing import Any
 
 import typer
 
+from mlcadence import tracking
 from mlcadence.cli.flow_checks import checked
+from mlcadence.cli.tracking_cmds import TrackingUriOpt
 from mlcadence.errors import MlcadenceError
 from mlcadence.flows.parameters import (
     CommonParameters,
@@ -27,6 +29,8 @@ from mlcadence.flows.parameters import (
     SweepParameters,
     TrainingParameters,
 )
+from mlcadence.flows.task_runners import kind_of, require_reachable_store
+from mlcadence.tracking.tracking_uri import where_the_uri_came_from
 
 # Each command's flow, imported only when run (it brings in Prefect).
 FLOWS = {
@@ -181,6 +185,8 @@ def sweep(
     gate_allow_mismatch: bool = MismatchOpt,
     experiment: str = ExperimentOpt,
     refresh_data: bool = RefreshOpt,
+    task_runner: str = option(SweepParameters, "task_runner", "--task-runner"),
+    tracking_uri: str = TrackingUriOpt,
     as_json: bool = JsonOpt,
     quiet: bool = QuietOpt,
 ) -> None:
@@ -192,7 +198,12 @@ def sweep(
         models=_comma_separated(models, str, "--models"),
         register_as=None if no_register else register_as,
     )
+    kind_of(task_runner)  # its own message, not the pattern's
     checked(SweepParameters, parameters, "sweep")
+    if tracking_uri:
+        tracking.set_tracking_uri(tracking_uri)
+    origin = "given by --tracking-uri" if tracking_uri else where_the_uri_came_from()
+    require_reachable_store(task_runner, tracking.get_tracking_uri(), origin)
     _print_result(_run_flow("sweep", parameters, quiet), as_json)
 
 
