@@ -176,6 +176,11 @@ def _source_digest(root: Path) -> str:
     return digest.hexdigest()[:20]
 
 
+def own_source_digest() -> str:
+    """The content key of this checkout's wheel (what `own_wheel` is cached by)."""
+    return _source_digest(source_root())
+
+
 def own_wheel(cache_dir: Path, output=None) -> Path:
     """mlcadence's wheel (no dependencies), built once per source-tree hash."""
     root = source_root()
