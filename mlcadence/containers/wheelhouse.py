@@ -151,6 +151,13 @@ _SOURCE_IGNORE = (
     ".venv",
     ".ci",
     "scripts",
+    # Tools' caches and what no package holds: a lint run or a benchmark must
+    # not change the digest (a new digest rebuilds the wheel and every image on it).
+    ".*_cache",
+    ".benchmarks",
+    ".hypothesis",
+    "docs",
+    "examples",
 )
 
 
