@@ -26,7 +26,7 @@ from typing import Any
 
 import mlcadence.projects
 from mlcadence.containers.reachable_store import require_network_store
-from mlcadence.projects.environments.docker import flow_image as build_flow_image
+from mlcadence.projects.environments.docker import keyed_environment_image
 from mlcadence.projects.spec import load_project
 from mlcadence.settings import TRACKING_TOKEN_VARIABLES, get_settings
 from mlcadence.tracking.tracking_uri import get_tracking_uri
@@ -49,5 +49,5 @@ def flow_image(project: str | None = None) -> dict[str, Any]:
     """prefect.yaml build step: {"image": tag, "env": {...}} for the Docker pool's job."""
     tracking_uri = require_network_store(get_tracking_uri())
     spec = load_project(project or STOCKPRED)
-    image = build_flow_image(spec, sys.stderr.write, get_settings().cache_dir)
+    image = keyed_environment_image(spec, sys.stderr.write, get_settings().cache_dir)
     return {"image": image, "env": container_environment(tracking_uri)}

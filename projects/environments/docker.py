@@ -10,6 +10,8 @@ Images:
 - the project image `<name>:<commit[:7] or content hash>` is the base plus
   the project copied to /mlflow/projects/code (MLflow's layout). It is built
   when `build_image` is asked for or when it is missing.
+- `keyed_environment_image`: the Dockerfile's image tagged by what it is made
+  of (`<name>-env:<key>`), for the flow containers of a Docker work pool.
 
 Run: the tracking store is mounted (file stores at /mlflow/tmp/mlruns, as
 MLflow does; sqlite by its directory; a run's local artifact directory at its
@@ -140,7 +142,7 @@ def _environment_key(client, project: Project) -> str:
     return digest.hexdigest()[:12]
 
 
-def flow_image(project: Project, output: OutputSink, cache_dir: Path) -> str:
+def keyed_environment_image(project: Project, output: OutputSink, cache_dir: Path) -> str:
     """The project's Docker environment as an image keyed by its content
     (`<name>-env:<key>`), built from its Dockerfile when missing: what flows
     run in on a Docker work pool (the stockpred image installs mlcadence, so
