@@ -8,7 +8,8 @@ too); this module turns each entry into `flow.to_deployment(...)`: name,
 entrypoint, parameters, tags, description, schedules, concurrency limit and
 triggers. The process registers them, then runs their flow runs as its own
 subprocesses until stopped (Ctrl-C pauses the schedules). Restart it to pick
-up code changes.
+up code changes. Entries that run in a container (a Docker pool's, with an
+`image` job variable) are left to that pool's worker: serve runs processes.
 """
 
 from __future__ import annotations
@@ -27,14 +28,19 @@ PREFECT_YAML = Path(__file__).resolve().parents[1] / "prefect.yaml"
 SERVE_LIMIT = 4  # flow runs at once in this process
 
 
+def runs_in_container(entry: dict[str, Any]) -> bool:
+    return "image" in ((entry.get("work_pool") or {}).get("job_variables") or {})
+
+
 def read_deployments(path: Path = PREFECT_YAML) -> list[dict[str, Any]]:
-    """The `deployments:` entries of a prefect.yaml."""
+    """The `deployments:` entries of a prefect.yaml that run as processes."""
     if not path.is_file():
         raise InvalidConfig(
             f"no prefect.yaml at {path}: give its path, "
             "e.g. `python -m mlcadence.flows.serve ./prefect.yaml`"
         )
-    return yaml.safe_load(path.read_text()).get("deployments") or []
+    entries = yaml.safe_load(path.read_text()).get("deployments") or []
+    return [entry for entry in entries if not runs_in_container(entry)]
 
 
 def load_flow(entrypoint: str):

@@ -151,6 +151,13 @@ _SOURCE_IGNORE = (
     ".venv",
     ".ci",
     "scripts",
+    # Tools' caches and what no package holds: a lint run or a benchmark must
+    # not change the digest (a new digest rebuilds the wheel and every image on it).
+    ".*_cache",
+    ".benchmarks",
+    ".hypothesis",
+    "docs",
+    "examples",
 )
 
 
@@ -174,6 +181,11 @@ def _source_digest(root: Path) -> str:
                 digest.update(str(path.relative_to(root)).encode() + b"\0")
                 digest.update(path.read_bytes())
     return digest.hexdigest()[:20]
+
+
+def own_source_digest() -> str:
+    """The content key of this checkout's wheel (what `own_wheel` is cached by)."""
+    return _source_digest(source_root())
 
 
 def own_wheel(cache_dir: Path, output=None) -> Path:

@@ -10,6 +10,8 @@ Images:
 - the project image `<name>:<commit[:7] or content hash>` is the base plus
   the project copied to /mlflow/projects/code (MLflow's layout). It is built
   when `build_image` is asked for or when it is missing.
+- `keyed_environment_image`: the Dockerfile's image tagged by what it is made
+  of (`<name>-env:<key>`), for the flow containers of a Docker work pool.
 
 Run: the tracking store is mounted (file stores at /mlflow/tmp/mlruns, as
 MLflow does; sqlite by its directory; a run's local artifact directory at its
@@ -75,6 +77,89 @@ def environment_image(project: Project, output: OutputSink, cache_dir: Path) -> 
     return env.image
 
 
+def _requirement_lines(project: Project) -> list[str]:
+    requirements = project.directory / "requirements.txt"
+    if not requirements.is_file():
+        return []
+    lines = [ln.strip() for ln in requirements.read_text().splitlines()]
+    return [ln for ln in lines if wheelhouse.requirement_name(ln)]
+
+
+def _is_own(line: str) -> bool:
+    return wheelhouse.requirement_name(line) == wheelhouse.normalize_name(
+        wheelhouse.OWN_DISTRIBUTION
+    )
+
+
+def build_from_dockerfile(client, project: Project, tag: str, output: OutputSink, cache_dir: Path):
+    """Build the project's Dockerfile as `tag`, with a host-built wheelhouse
+    of its requirements.txt in the context (containers cannot pip over HTTPS)."""
+    from mlcadence.settings import get_settings
+
+    with tempfile.TemporaryDirectory(prefix="mlcadence-base-ctx-") as tmp:
+        context = Path(tmp) / "ctx"
+        shutil.copytree(project.directory, context, ignore=shutil.ignore_patterns(*_CONTEXT_IGNORE))
+        wheels = context / WHEELHOUSE_DIR
+        wheels.mkdir()
+        lines = _requirement_lines(project)
+        third_party = [ln for ln in lines if not _is_own(ln)]
+        if len(third_party) != len(lines):
+            # `mlcadence` is this checkout's wheel; pip needs its dependencies too.
+            shutil.copy(wheelhouse.own_wheel(cache_dir, output), wheels)
+            third_party = wheelhouse.merge_requirements(
+                wheelhouse.own_dependencies(), third_party, set()
+            )
+        if third_party:
+            built = wheelhouse.third_party_wheelhouse(third_party, cache_dir, output)
+            for whl in built.glob("*.whl"):
+                shutil.copy(whl, wheels)
+        (wheels / "requirements.txt").write_text("\n".join(lines) + "\n")
+        build_image(
+            client,
+            context,
+            tag,
+            output,
+            buildargs={"BASE_IMAGE": get_settings().docker_base_image},
+        )
+
+
+def _environment_key(client, project: Project) -> str:
+    """What the image built from the project's Dockerfile is made of: the
+    project's files, its requirements, this checkout's source (when the image
+    installs mlcadence, with mlcadence's pinned dependencies) and the base
+    image. The same inputs give the same tag, so nothing is rebuilt (not even
+    a wheel) until one of them changes."""
+    from mlcadence.settings import get_settings
+
+    digest = hashlib.sha256()
+    lines = _requirement_lines(project)
+    if any(_is_own(line) for line in lines):
+        lines += [wheelhouse.own_source_digest(), *wheelhouse.own_dependencies()]
+    base = get_settings().docker_base_image
+    base_id = client.images.get(base).id if image_exists(client, base) else base
+    for part in (_content_hash(project.directory), base_id, *lines):
+        digest.update(part.encode() + b"\0")
+    return digest.hexdigest()[:12]
+
+
+def keyed_environment_image(project: Project, output: OutputSink, cache_dir: Path) -> str:
+    """The project's Docker environment as an image keyed by its content
+    (`<name>-env:<key>`), built from its Dockerfile when missing: what flows
+    run in on a Docker work pool (the stockpred image installs mlcadence, so
+    `mlcadence.flows.*` import there)."""
+    if not (project.directory / "Dockerfile").is_file():
+        raise InvalidProject(
+            f"The project at {project.directory} has no Dockerfile to build its environment "
+            "image from; add one (see projects/stockpred/Dockerfile)."
+        )
+    client = docker_client()
+    tag = f"{_image_name(project)}-env:{_environment_key(client, project)}"
+    if not image_exists(client, tag):
+        output(f"Building {tag} from {project.directory / 'Dockerfile'}\n")
+        build_from_dockerfile(client, project, tag, output, cache_dir)
+    return tag
+
+
 class DockerEnvManager:
     name = "docker"
 
@@ -95,7 +180,7 @@ class DockerEnvManager:
         dockerfile = project.directory / "Dockerfile"
         if dockerfile.is_file():
             output(f"Base image {env.image} is missing; building it from {dockerfile}\n")
-            self._build_from_dockerfile(client, project, env.image, output, cache_dir)
+            build_from_dockerfile(client, project, env.image, output, cache_dir)
             return
         try:
             output(f"Pulling {env.image}\n")
@@ -106,44 +191,6 @@ class DockerEnvManager:
                 f"({exc}). Build it first (docker build -t {env.image} .), or add a Dockerfile "
                 "to the project so it is built automatically."
             ) from None
-
-    def _build_from_dockerfile(
-        self, client, project: Project, tag: str, output: OutputSink, cache_dir: Path
-    ):
-        from mlcadence.settings import get_settings
-
-        with tempfile.TemporaryDirectory(prefix="mlcadence-base-ctx-") as tmp:
-            context = Path(tmp) / "ctx"
-            shutil.copytree(
-                project.directory, context, ignore=shutil.ignore_patterns(*_CONTEXT_IGNORE)
-            )
-            wheels = context / WHEELHOUSE_DIR
-            wheels.mkdir()
-            requirements = project.directory / "requirements.txt"
-            lines: list[str] = []
-            if requirements.is_file():
-                lines = [ln.strip() for ln in requirements.read_text().splitlines()]
-                lines = [ln for ln in lines if wheelhouse.requirement_name(ln)]
-            own = wheelhouse.normalize_name(wheelhouse.OWN_DISTRIBUTION)
-            third_party = [ln for ln in lines if wheelhouse.requirement_name(ln) != own]
-            if len(third_party) != len(lines):
-                # `mlcadence` is this checkout's wheel; pip needs its dependencies too.
-                shutil.copy(wheelhouse.own_wheel(cache_dir, output), wheels)
-                third_party = wheelhouse.merge_requirements(
-                    wheelhouse.own_dependencies(), third_party, set()
-                )
-            if third_party:
-                built = wheelhouse.third_party_wheelhouse(third_party, cache_dir, output)
-                for whl in built.glob("*.whl"):
-                    shutil.copy(whl, wheels)
-            (wheels / "requirements.txt").write_text("\n".join(lines) + "\n")
-            build_image(
-                client,
-                context,
-                tag,
-                output,
-                buildargs={"BASE_IMAGE": get_settings().docker_base_image},
-            )
 
     def project_image(self, client, project: Project, execution: Execution):
         """The base image plus the project's code; built when asked or missing."""

@@ -12,14 +12,42 @@ from mlcadence.flows import serve
 from mlcadence.pipeline.errors import InvalidConfig
 
 
-def yaml_entries() -> list[dict]:
+def all_yaml_entries() -> list[dict]:
     return yaml.safe_load(serve.PREFECT_YAML.read_text())["deployments"]
+
+
+def yaml_entries() -> list[dict]:
+    """The process pool's entries: the ones serve runs."""
+    return [e for e in all_yaml_entries() if e["work_pool"]["name"] == "mlcadence-pool"]
 
 
 def test_serve_builds_one_deployment_per_prefect_yaml_entry():
     served = serve.deployments()
     assert [d.name for d in served] == [e["name"] for e in yaml_entries()]
     assert [d.name for d in served] == ["train", "retrain", "sweep", "deploy"]
+
+
+def test_the_docker_pool_runs_train_and_retrain_as_declared_once():
+    """The Docker pool's deployments are the process ones (same flow, tags,
+    schedule) with the container's job variables; serve leaves them out."""
+    by_name = {e["name"]: e for e in all_yaml_entries()}
+    assert {n for n, e in by_name.items() if serve.runs_in_container(e)} == {
+        "train-docker",
+        "retrain-docker",
+    }
+    for name in ("train", "retrain"):
+        docker, process = by_name[f"{name}-docker"], by_name[name]
+        same = ("entrypoint", "description", "tags", "concurrency_limit")
+        assert {k: docker.get(k) for k in same} == {k: process.get(k) for k in same}
+        pool = docker["work_pool"]
+        assert pool["name"] == "mlcadence-docker-pool"
+        assert pool["job_variables"]["network_mode"] == "host"
+        assert pool["job_variables"]["image"] == "{{ flow-image.image }}"
+        assert pool["job_variables"]["env"] == "{{ flow-image.env }}"
+        (step,) = docker["build"]
+        assert step["mlcadence.flows.docker_pool.flow_image"]["id"] == "flow-image"
+    # Never two daily retrains from one `deploy`: the container's is off until switched on.
+    assert [s["active"] for s in by_name["retrain-docker"]["schedules"]] == [False]
 
 
 @pytest.mark.parametrize("entry", yaml_entries(), ids=lambda e: e["name"])

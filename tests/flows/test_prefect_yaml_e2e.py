@@ -1,7 +1,7 @@
 """The real prefect.yaml, end to end, on the session's Prefect server:
-`prefect deploy --all`, a run of `train` created through the REST endpoint the
-UI's Run button posts to, a process worker running it, and the promotion
-event triggering the `deploy` deployment."""
+`prefect deploy` of the process pool's deployments, a run of `train` created
+through the REST endpoint the UI's Run button posts to, a process worker
+running it, and the promotion event triggering the `deploy` deployment."""
 
 from __future__ import annotations
 
@@ -51,8 +51,10 @@ def test_prefect_yaml_train_from_the_ui_and_deploy_on_promotion(
     created = api.post("/work_pools/", json={"name": POOL, "type": "process"})
     assert created.status_code in (201, 409), created.text  # 409: made by an earlier test
 
+    # By name: `--all` would also make the Docker pool's (test_docker_pool_e2e.py).
+    names = [arg for name in DEPLOYMENTS for arg in ("-n", name)]
     deployed = run_command(
-        [*prefect_cli(), "--no-prompt", "deploy", "--all"], env=env, cwd=REPO_ROOT
+        [*prefect_cli(), "--no-prompt", "deploy", *names], env=env, cwd=REPO_ROOT
     )
     assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-3000:]
     ids = {}
