@@ -28,6 +28,7 @@ order need, loading full data for the runs it returns.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import shutil
@@ -53,6 +54,7 @@ from mlcadence.tracking.backends.atomic import (
 from mlcadence.tracking.backends.base import LoggedModelStore, TrackingBackend
 from mlcadence.tracking.backends.file_logged_models import FileLoggedModelMixin
 from mlcadence.tracking.backends.file_metric_lines import MetricLineIndex
+from mlcadence.tracking.backends.file_read_cache import FileReadCache, as_text
 from mlcadence.tracking.backends.file_registry import FileRegistryMixin
 from mlcadence.tracking.backends.file_yaml import dump_yaml, load_yaml
 from mlcadence.tracking.conventions import (
@@ -154,6 +156,11 @@ def latest_metric_value(metrics: list[entities.Metric]) -> float:
     return max(metrics, key=lambda m: (m.step, m.timestamp, m.value)).value
 
 
+def parse_latest_metric(text: str, key: str) -> float | None:
+    history = parse_metric_lines(text, key)
+    return latest_metric_value(history) if history else None
+
+
 class FileBackend(FileRegistryMixin, FileLoggedModelMixin, TrackingBackend, LoggedModelStore):
     def __init__(self, uri: str, fsync: bool = False, artifact_root: str | None = None):
         """`fsync`: make every rewrite durable before it becomes visible
@@ -174,6 +181,8 @@ class FileBackend(FileRegistryMixin, FileLoggedModelMixin, TrackingBackend, Logg
         # Metric keys already validated; the hot path skips re-checking them.
         self._valid_metric_keys: set[str] = set()
         self._metric_lines = MetricLineIndex()
+        # What search and run loads read, checked by a stat per file (file_read_cache).
+        self._files = FileReadCache()
         self._lock = threading.Lock()
         self._init_root()
 
@@ -615,22 +624,28 @@ class FileBackend(FileRegistryMixin, FileLoggedModelMixin, TrackingBackend, Logg
             raise AlreadyExists(f"Run '{run_id}' already exists; create the run again.")
         return entities.Run(info, entities.RunData(tags=dict(tag_map)))
 
-    def _read_latest_metrics(self, run_dir: str, keys=None) -> dict[str, float]:
+    def _read_latest_metrics(self, run_dir: str) -> dict[str, float]:
         metrics_dir = os.path.join(run_dir, METRICS)
         latest = {}
-        for key in list_files(metrics_dir) if keys is None else keys:
-            text = read_text(os.path.join(metrics_dir, key))
-            if text:
-                history = parse_metric_lines(text, key)
-                if history:
-                    latest[key] = latest_metric_value(history)
+        for key in list_files(metrics_dir):
+            value = self._files.get(os.path.join(metrics_dir, key), parse_latest_metric, key)
+            if value is not None:
+                latest[key] = value
         return latest
+
+    def _read_values(self, directory: str) -> dict[str, str]:
+        values = {}
+        for key in list_files(directory):
+            text = self._files.get(os.path.join(directory, key), as_text)
+            if text is not None:
+                values[key] = text
+        return values
 
     def _load_run(self, run_dir: str, info: entities.RunInfo) -> entities.Run:
         data = entities.RunData(
             metrics=self._read_latest_metrics(run_dir),
-            params=read_values(os.path.join(run_dir, PARAMS)),
-            tags=read_values(os.path.join(run_dir, TAGS)),
+            params=self._read_values(os.path.join(run_dir, PARAMS)),
+            tags=self._read_values(os.path.join(run_dir, TAGS)),
         )
         if not info.run_name:
             info.run_name = data.tags.get(RUN_NAME_TAG, "")
@@ -756,54 +771,75 @@ class FileBackend(FileRegistryMixin, FileLoggedModelMixin, TrackingBackend, Logg
     def search_runs(
         self, experiment_ids, filter_string="", view=VIEW_ACTIVE, max_results=1000, order_by=()
     ):
+        """Each run's meta.yaml, then each clause's one file in turn (a run
+        failing a clause reads no further), then the order keys' files, all
+        through the stat-checked cache; full data only for the runs returned."""
         clauses = run_search.parse_filter(filter_string)
         order_keys = run_search.parse_order_by(order_by)
-        needed = run_search.referenced_keys(clauses, order_keys)
-        # Clauses on meta.yaml fields are checked before any other file is read.
+        # Clauses on meta.yaml fields first: they cost no further read.
         early = [c for c in clauses if c.kind == "attribute" and c.key != "run_name"]
-        candidates: list[tuple[str, entities.Run]] = []
+        late = [c for c in clauses if c not in early]
+        wanted_stage = {VIEW_ACTIVE: ACTIVE, VIEW_DELETED: DELETED}.get(view)
+        candidates: list[entities.Run] = []
+        run_dirs: dict[str, str] = {}
         for experiment_id in dict.fromkeys(str(e) for e in experiment_ids):
             try:
                 exp_dir = self._find_experiment_dir(experiment_id)
             except NotFound:
                 continue
             for run_dir in self._run_dirs(exp_dir):
-                light = self._light_run(run_dir, view, needed, early)
-                if light is not None and run_search.run_matches(light, clauses):
-                    candidates.append((run_dir, light))
-        by_id = {light.info.run_id: run_dir for run_dir, light in candidates}
-        ordered = run_search.sort_runs([light for _, light in candidates], order_keys)
-        return [self._load_run(by_id[r.info.run_id], r.info) for r in ordered[:max_results]]
+                info = self._search_run_info(run_dir)
+                if info is None or (wanted_stage and info.lifecycle_stage != wanted_stage):
+                    continue
+                run = entities.Run(info, entities.RunData())
+                if early and not run_search.run_matches(run, early):
+                    continue
+                if all(
+                    self._fill(run_dir, run, c) and run_search.clause_matches(run, c) for c in late
+                ):
+                    for key in order_keys:
+                        self._fill(run_dir, run, key)
+                    candidates.append(run)
+                    run_dirs[info.run_id] = run_dir
+        ordered = run_search.sort_runs(candidates, order_keys)
+        return [
+            self._load_run(run_dirs[r.info.run_id], dataclasses.replace(r.info))
+            for r in ordered[:max_results]
+        ]
 
-    def _light_run(
-        self, run_dir: str, view: str, needed: dict[str, set[str]], early=()
-    ) -> entities.Run | None:
-        """A run with only the metrics, params and tags the search needs, or
-        None when it is outside the view or fails an `early` clause."""
+    def _search_run_info(self, run_dir: str) -> entities.RunInfo | None:
+        """The run's cached RunInfo (shared: never mutate it), None while it
+        is being created or when its meta.yaml names another run."""
         try:
-            meta = self._read_run_meta(run_dir)
-            if not meta:
-                return None  # being created
-            info = self._run_info_from_meta(run_dir, meta)
+            return self._files.get(os.path.join(run_dir, META), self._parse_run_meta, run_dir)
         except (InvalidState, ValueError):
             return None
-        if view != VIEW_ALL and info.lifecycle_stage != (
-            ACTIVE if view == VIEW_ACTIVE else DELETED
-        ):
-            return None
-        data = entities.RunData()
-        if early and not run_search.run_matches(entities.Run(info, data), early):
-            return None
-        if needed["metric"]:
-            data.metrics = self._read_latest_metrics(run_dir, needed["metric"])
-        for kind, folder, target in (("param", PARAMS, data.params), ("tag", TAGS, data.tags)):
-            for key in needed[kind]:
-                text = read_text(os.path.join(run_dir, folder, key))
-                if text is not None:
-                    target[key] = text
-        if not info.run_name and "run_name" in needed["attribute"]:
-            info.run_name = read_text(os.path.join(run_dir, TAGS, RUN_NAME_TAG)) or ""
-        return entities.Run(info, data)
+
+    def _parse_run_meta(self, text: str, run_dir: str) -> entities.RunInfo | None:
+        meta = load_yaml(text) if text else None
+        return self._run_info_from_meta(run_dir, meta) if meta else None
+
+    def _fill(self, run_dir: str, run: entities.Run, item) -> bool:
+        """Load the one value a clause or order key (`item`) looks at into
+        the search's light `run`. Always True, so it chains in `all()`."""
+        if item.kind == "metric" and item.key not in run.data.metrics:
+            path = os.path.join(run_dir, METRICS, item.key)
+            value = self._files.get(path, parse_latest_metric, item.key)
+            if value is not None:
+                run.data.metrics[item.key] = value
+        elif item.kind in ("param", "tag"):
+            folder, target = (
+                (PARAMS, run.data.params) if item.kind == "param" else (TAGS, run.data.tags)
+            )
+            if item.key not in target:
+                value = self._files.get(os.path.join(run_dir, folder, item.key), as_text)
+                if value is not None:
+                    target[item.key] = value
+        elif item.key == "run_name" and not run.info.run_name:
+            # Older runs keep the name in the mlflow.runName tag only.
+            tag = self._files.get(os.path.join(run_dir, TAGS, RUN_NAME_TAG), as_text)
+            run.info = dataclasses.replace(run.info, run_name=tag or "")
+        return True
 
 
 def _param_changed(key: str, old: str | None, new: str, run_id: str) -> InvalidInput:
