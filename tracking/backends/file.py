@@ -778,7 +778,8 @@ class FileBackend(FileRegistryMixin, FileLoggedModelMixin, TrackingBackend, Logg
         order_keys = run_search.parse_order_by(order_by)
         # Clauses on meta.yaml fields first: they cost no further read.
         early = [c for c in clauses if c.kind == "attribute" and c.key != "run_name"]
-        late = [c for c in clauses if c not in early]
+        late = [(c, _SearchField.of(c)) for c in clauses if c not in early]
+        order_fields = [_SearchField.of(key) for key in order_keys]
         wanted_stage = {VIEW_ACTIVE: ACTIVE, VIEW_DELETED: DELETED}.get(view)
         candidates: list[entities.Run] = []
         run_dirs: dict[str, str] = {}
@@ -795,10 +796,11 @@ class FileBackend(FileRegistryMixin, FileLoggedModelMixin, TrackingBackend, Logg
                 if early and not run_search.run_matches(run, early):
                     continue
                 if all(
-                    self._fill(run_dir, run, c) and run_search.clause_matches(run, c) for c in late
+                    self._fill(run_dir, run, field) and run_search.clause_matches(run, clause)
+                    for clause, field in late
                 ):
-                    for key in order_keys:
-                        self._fill(run_dir, run, key)
+                    for field in order_fields:
+                        self._fill(run_dir, run, field)
                     candidates.append(run)
                     run_dirs[info.run_id] = run_dir
         ordered = run_search.sort_runs(candidates, order_keys)
@@ -811,7 +813,7 @@ class FileBackend(FileRegistryMixin, FileLoggedModelMixin, TrackingBackend, Logg
         """The run's cached RunInfo (shared: never mutate it), None while it
         is being created or when its meta.yaml names another run."""
         try:
-            return self._files.get(os.path.join(run_dir, META), self._parse_run_meta, run_dir)
+            return self._files.get(run_dir + _META_SUFFIX, self._parse_run_meta, run_dir)
         except (InvalidState, ValueError):
             return None
 
@@ -819,27 +821,52 @@ class FileBackend(FileRegistryMixin, FileLoggedModelMixin, TrackingBackend, Logg
         meta = load_yaml(text) if text else None
         return self._run_info_from_meta(run_dir, meta) if meta else None
 
-    def _fill(self, run_dir: str, run: entities.Run, item) -> bool:
-        """Load the one value a clause or order key (`item`) looks at into
-        the search's light `run`. Always True, so it chains in `all()`."""
-        if item.kind == "metric" and item.key not in run.data.metrics:
-            path = os.path.join(run_dir, METRICS, item.key)
-            value = self._files.get(path, parse_latest_metric, item.key)
+    def _fill(self, run_dir: str, run: entities.Run, field: _SearchField) -> bool:
+        """Load the one value a clause or order key looks at into the
+        search's light `run`. Always True, so it chains in `all()`."""
+        if field.suffix is None:
+            if field.key == "run_name" and not run.info.run_name:
+                # Older runs keep the name in the mlflow.runName tag only.
+                tag = self._files.get(run_dir + _RUN_NAME_TAG_SUFFIX, as_text)
+                run.info = dataclasses.replace(run.info, run_name=tag or "")
+            return True
+        target = getattr(run.data, field.values)
+        if field.key not in target:
+            value = self._files.get(run_dir + field.suffix, field.parse, field.key)
             if value is not None:
-                run.data.metrics[item.key] = value
-        elif item.kind in ("param", "tag"):
-            folder, target = (
-                (PARAMS, run.data.params) if item.kind == "param" else (TAGS, run.data.tags)
-            )
-            if item.key not in target:
-                value = self._files.get(os.path.join(run_dir, folder, item.key), as_text)
-                if value is not None:
-                    target[item.key] = value
-        elif item.key == "run_name" and not run.info.run_name:
-            # Older runs keep the name in the mlflow.runName tag only.
-            tag = self._files.get(os.path.join(run_dir, TAGS, RUN_NAME_TAG), as_text)
-            run.info = dataclasses.replace(run.info, run_name=tag or "")
+                target[field.key] = value
         return True
+
+
+_META_SUFFIX = os.sep + META
+_RUN_NAME_TAG_SUFFIX = os.sep + os.path.join(TAGS, RUN_NAME_TAG)
+
+
+@dataclasses.dataclass(frozen=True)
+class _SearchField:
+    """Where a searched metric, param or tag lives in a run's folder
+    (`suffix` after the run dir, None for attributes: meta.yaml's), how its
+    file is parsed, and which RunData dict (`values`) it goes into."""
+
+    kind: str
+    key: str
+    suffix: str | None
+    parse: object
+    values: str
+
+    @classmethod
+    def of(cls, item) -> _SearchField:
+        folder, parse, values = _FIELD_FILES.get(item.kind, (None, None, ""))
+        suffix = os.sep + os.path.join(folder, item.key) if folder else None
+        return cls(item.kind, item.key, suffix, parse, values)
+
+
+# kind -> (folder in the run dir, parse(text, key), RunData attribute)
+_FIELD_FILES = {
+    "metric": (METRICS, parse_latest_metric, "metrics"),
+    "param": (PARAMS, as_text, "params"),
+    "tag": (TAGS, as_text, "tags"),
+}
 
 
 def _param_changed(key: str, old: str | None, new: str, run_id: str) -> InvalidInput:

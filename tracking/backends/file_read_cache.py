@@ -53,7 +53,7 @@ def _read_with_signature(path: str) -> tuple[str, tuple[int, int, int]] | None:
     return b"".join(chunks).decode("utf-8"), (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def as_text(text: str) -> str:
+def as_text(text: str, *_key: str) -> str:
     """The parse for files whose content is the value (params, tags)."""
     return text
 
