@@ -1,8 +1,11 @@
 """Web UI benchmark: our UI (`mlcadence server`) against MLflow's (`mlflow
 server`, what `mlflow ui` runs), both on the same file store of 10,000 runs,
-measured in one run with Playwright driving Debian's chromium.
+measured in one run with Playwright driving Debian's chromium. With
+`--sqlite`, our UI on a sqlite store holding the same runs is measured in the
+same rounds (MLflow's UI on the file store stays the peer).
 
     python benchmarks/ui.py             # 10,000 runs (seeding takes a minute or two)
+    python benchmarks/ui.py --sqlite    # and our UI on sqlite (seeding takes a few more)
     python benchmarks/ui.py --quick     # 1,000 runs, for a smoke check
 
 Two timings, each from a fresh browser context (nothing cached), the repeats
@@ -77,7 +80,7 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, label: str, command: list[str], store: Path, folder: Path):
+    def __init__(self, label: str, command: list[str], store: Path | str, folder: Path):
         self.label = label
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -160,6 +163,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--sqlite", action="store_true", help="also our UI on a sqlite store")
     args = parser.parse_args()
     count = 1000 if args.quick else 10_000
     from playwright.sync_api import sync_playwright
@@ -168,16 +172,27 @@ def main() -> None:
     servers: list[Server] = []
     try:
         store = root / "mlruns"
-        start = time.perf_counter()
-        exp_id = seed(str(store), count)
-        print(f"seeded {count} runs into a file store in {time.perf_counter() - start:.1f} s")
+        stores = {"file": str(store)}
+        if args.sqlite:
+            stores["sqlite"] = f"sqlite:///{root / 'mlcadence.db'}"
+        exp_ids = {}
+        for kind, uri in stores.items():
+            start = time.perf_counter()
+            exp_ids[kind] = seed(uri, count)
+            print(f"seeded {count} runs into a {kind} store in {time.perf_counter() - start:.1f} s")
         bin_dir = Path(sys.executable).parent
-        ours = Server("mlcadence", [str(bin_dir / "mlcadence"), "server"], store, root)
-        servers.append(ours)
+        uis = {}
+        for kind, uri in stores.items():
+            label = f"mlcadence {kind}"
+            ours = Server(
+                label.replace(" ", "-"), [str(bin_dir / "mlcadence"), "server"], uri, root
+            )
+            servers.append(ours)
+            uis[label] = OurUI(ours.url, exp_ids[kind])
         mlflow_bin = shutil.which("mlflow") or str(bin_dir / "mlflow")
         theirs = Server("mlflow", [mlflow_bin, "server"], store, root)
         servers.append(theirs)
-        uis = {"mlcadence": OurUI(ours.url, exp_id), "mlflow": MlflowUI(theirs.url, exp_id)}
+        uis["mlflow file"] = MlflowUI(theirs.url, exp_ids["file"])
         newest, match = name(count - 1), newest_match(count)
         times: dict[str, list[tuple[float, float]]] = {label: [] for label in uis}
         with sync_playwright() as playwright:
@@ -191,11 +206,15 @@ def main() -> None:
                     times[label].append(measure(browser, ui, newest, match))
             browser.close()
         print(f"{count} runs, median of {args.repeats} repeats")
-        print(f"{'':<14}{'mlcadence s':>13}{'mlflow s':>11}{'mlflow/ours':>13}")
+        print(f"{'':<14}{'':<18}{'ours s':>8}{'mlflow s':>10}{'mlflow/ours':>13}")
         for index, what in enumerate(("first render", "filter")):
-            ours_s = statistics.median(t[index] for t in times["mlcadence"])
-            theirs_s = statistics.median(t[index] for t in times["mlflow"])
-            print(f"{what:<14}{ours_s:>13.3f}{theirs_s:>11.3f}{theirs_s / ours_s:>12.1f}x")
+            theirs_s = statistics.median(t[index] for t in times["mlflow file"])
+            for label in (label for label in uis if label.startswith("mlcadence")):
+                ours_s = statistics.median(t[index] for t in times[label])
+                print(
+                    f"{what:<14}{label:<18}{ours_s:>8.3f}{theirs_s:>10.3f}"
+                    f"{theirs_s / ours_s:>12.1f}x"
+                )
     finally:
         for server in servers:
             server.stop()
