@@ -14,7 +14,11 @@ alternating between the two UIs so a change in machine load falls on both:
   is shown;
 - filter: type a filter into the page's search box and submit it, until the
   newest matching run (one not on the first page) is shown.
-Prints the median of the repeats and MLflow's time / ours.
+Each measurement starts with every server idle (its processes' CPU time
+still), so a page's requests still running on one server (MLflow's UI keeps
+searching after its page is closed) never fall on the next UI's timing; the
+order of the UIs rotates each round. Prints the median of the repeats and
+MLflow's time / ours.
 """
 
 from __future__ import annotations
@@ -144,6 +148,41 @@ class MlflowUI:
         page.get_by_text(match, exact=True).first.wait_for(timeout=TIMEOUT_MS)
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time used so far by a process and its descendants (Linux /proc)."""
+    stats: dict[int, tuple[int, float]] = {}  # pid -> (parent, cpu seconds)
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        stats[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    children: dict[int, list[int]] = {}
+    for child, (parent, _cpu) in stats.items():
+        children.setdefault(parent, []).append(child)
+    total, stack = 0.0, [pid]
+    while stack:
+        current = stack.pop()
+        total += stats.get(current, (0, 0.0))[1]
+        stack.extend(children.get(current, ()))
+    return total
+
+
+def wait_idle(servers: list[Server], window: float = 0.5, timeout: float = 120) -> None:
+    """Until the servers together use under a tenth of a core over `window`."""
+    deadline = time.monotonic() + timeout
+    before = sum(tree_cpu_seconds(s.process.pid) for s in servers)
+    while time.monotonic() < deadline:
+        time.sleep(window)
+        now = sum(tree_cpu_seconds(s.process.pid) for s in servers)
+        if now - before < window / 10:
+            return
+        before = now
+
+
 def measure(browser, ui, newest: str, match: str) -> tuple[float, float]:
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
@@ -201,9 +240,12 @@ def main() -> None:
             )
             for ui in uis.values():
                 measure(browser, ui, newest, match)  # warm-up (server caches), not counted
-            for _ in range(args.repeats):
-                for label, ui in uis.items():
-                    times[label].append(measure(browser, ui, newest, match))
+            labels = list(uis)
+            for round_index in range(args.repeats):
+                turn = round_index % len(labels)
+                for label in labels[turn:] + labels[:turn]:
+                    wait_idle(servers)
+                    times[label].append(measure(browser, uis[label], newest, match))
             browser.close()
         print(f"{count} runs, median of {args.repeats} repeats")
         print(f"{'':<14}{'':<18}{'ours s':>8}{'mlflow s':>10}{'mlflow/ours':>13}")
