@@ -780,6 +780,13 @@ class FileBackend(FileRegistryMixin, FileLoggedModelMixin, TrackingBackend, Logg
         early = [c for c in clauses if c.kind == "attribute" and c.key != "run_name"]
         late = [(c, _SearchField.of(c)) for c in clauses if c not in early]
         order_fields = [_SearchField.of(key) for key in order_keys]
+        # Without a metric, param or tag to read, every light run shares one empty RunData.
+        shared_data = (
+            entities.RunData()
+            if all(f.suffix is None for _, f in late)
+            and all(f.suffix is None for f in order_fields)
+            else None
+        )
         wanted_stage = {VIEW_ACTIVE: ACTIVE, VIEW_DELETED: DELETED}.get(view)
         candidates: list[entities.Run] = []
         run_dirs: dict[str, str] = {}
@@ -792,10 +799,10 @@ class FileBackend(FileRegistryMixin, FileLoggedModelMixin, TrackingBackend, Logg
                 info = self._search_run_info(run_dir)
                 if info is None or (wanted_stage and info.lifecycle_stage != wanted_stage):
                     continue
-                run = entities.Run(info, entities.RunData())
+                run = entities.Run(info, shared_data or entities.RunData())
                 if early and not run_search.run_matches(run, early):
                     continue
-                if all(
+                if not late or all(
                     self._fill(run_dir, run, field) and run_search.clause_matches(run, clause)
                     for clause, field in late
                 ):
