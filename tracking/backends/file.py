@@ -771,20 +771,24 @@ class FileBackend(FileRegistryMixin, FileLoggedModelMixin, TrackingBackend, Logg
     def search_runs(
         self, experiment_ids, filter_string="", view=VIEW_ACTIVE, max_results=1000, order_by=()
     ):
-        """Each run's meta.yaml, then each clause's one file in turn (a run
-        failing a clause reads no further), then the order keys' files, all
-        through the stat-checked cache; full data only for the runs returned."""
+        """Per run: each clause's one file in turn (a run failing a clause
+        reads no further), its meta.yaml, then the order keys' files, all
+        through the stat-checked cache; full data only for the runs returned.
+        The metric/param/tag clauses come before meta.yaml unless the filter
+        has clauses on meta.yaml's fields, which then come first."""
         clauses = run_search.parse_filter(filter_string)
         order_keys = run_search.parse_order_by(order_by)
-        # Clauses on meta.yaml fields first: they cost no further read.
-        early = [c for c in clauses if c.kind == "attribute" and c.key != "run_name"]
-        late = [(c, _SearchField.of(c)) for c in clauses if c not in early]
+        on_meta = [c for c in clauses if c.kind == "attribute" and c.key != "run_name"]
+        fields = [(c, _SearchField.of(c)) for c in clauses if c not in on_meta]
+        on_files = [(c, f) for c, f in fields if f.suffix is not None]
+        on_names = [(c, f) for c, f in fields if f.suffix is None]  # run_name: meta or tag
+        files_first = on_files if not on_meta else []
+        files_after = [] if files_first else on_files
         order_fields = [_SearchField.of(key) for key in order_keys]
         # Without a metric, param or tag to read, every light run shares one empty RunData.
         shared_data = (
             entities.RunData()
-            if all(f.suffix is None for _, f in late)
-            and all(f.suffix is None for f in order_fields)
+            if not on_files and all(f.suffix is None for f in order_fields)
             else None
         )
         wanted_stage = {VIEW_ACTIVE: ACTIVE, VIEW_DELETED: DELETED}.get(view)
@@ -796,25 +800,32 @@ class FileBackend(FileRegistryMixin, FileLoggedModelMixin, TrackingBackend, Logg
             except NotFound:
                 continue
             for run_dir in self._run_dirs(exp_dir):
-                info = self._search_run_info(run_dir)
-                if info is None or (wanted_stage and info.lifecycle_stage != wanted_stage):
+                run = entities.Run(None, shared_data or entities.RunData())
+                if files_first and not self._matches(run_dir, run, files_first):
                     continue
-                run = entities.Run(info, shared_data or entities.RunData())
-                if early and not run_search.run_matches(run, early):
+                run.info = self._search_run_info(run_dir)
+                if run.info is None or (wanted_stage and run.info.lifecycle_stage != wanted_stage):
                     continue
-                if not late or all(
-                    self._fill(run_dir, run, field) and run_search.clause_matches(run, clause)
-                    for clause, field in late
-                ):
+                if on_meta and not run_search.run_matches(run, on_meta):
+                    continue
+                if self._matches(run_dir, run, files_after + on_names):
                     for field in order_fields:
                         self._fill(run_dir, run, field)
                     candidates.append(run)
-                    run_dirs[info.run_id] = run_dir
+                    run_dirs[run.info.run_id] = run_dir
         ordered = run_search.sort_runs(candidates, order_keys)
         return [
             self._load_run(run_dirs[r.info.run_id], dataclasses.replace(r.info))
             for r in ordered[:max_results]
         ]
+
+    def _matches(self, run_dir: str, run: entities.Run, clauses) -> bool:
+        """Every (clause, field) holds, each field read only if the ones
+        before held."""
+        return all(
+            self._fill(run_dir, run, field) and run_search.clause_matches(run, clause)
+            for clause, field in clauses
+        )
 
     def _search_run_info(self, run_dir: str) -> entities.RunInfo | None:
         """The run's cached RunInfo (shared: never mutate it), None while it
