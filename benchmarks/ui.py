@@ -1,8 +1,11 @@
 """Web UI benchmark: our UI (`mlcadence server`) against MLflow's (`mlflow
 server`, what `mlflow ui` runs), both on the same file store of 10,000 runs,
-measured in one run with Playwright driving Debian's chromium.
+measured in one run with Playwright driving Debian's chromium. With
+`--sqlite`, our UI on a sqlite store holding the same runs is measured in the
+same rounds (MLflow's UI on the file store stays the peer).
 
     python benchmarks/ui.py             # 10,000 runs (seeding takes a minute or two)
+    python benchmarks/ui.py --sqlite    # and our UI on sqlite (seeding takes a few more)
     python benchmarks/ui.py --quick     # 1,000 runs, for a smoke check
 
 Two timings, each from a fresh browser context (nothing cached), the repeats
@@ -11,12 +14,17 @@ alternating between the two UIs so a change in machine load falls on both:
   is shown;
 - filter: type a filter into the page's search box and submit it, until the
   newest matching run (one not on the first page) is shown.
-Prints the median of the repeats and MLflow's time / ours.
+Each measurement starts with every server idle (its processes' CPU time
+still), so a page's requests still running on one server (MLflow's UI keeps
+searching after its page is closed) never fall on the next UI's timing; the
+order of the UIs rotates each round. Prints the median of the repeats and
+MLflow's time / ours.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import sys
@@ -101,6 +109,41 @@ class MlflowUI:
         page.get_by_text(match, exact=True).first.wait_for(timeout=TIMEOUT_MS)
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time used so far by a process and its descendants (Linux /proc)."""
+    stats: dict[int, tuple[int, float]] = {}  # pid -> (parent, cpu seconds)
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        stats[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    children: dict[int, list[int]] = {}
+    for child, (parent, _cpu) in stats.items():
+        children.setdefault(parent, []).append(child)
+    total, stack = 0.0, [pid]
+    while stack:
+        current = stack.pop()
+        total += stats.get(current, (0, 0.0))[1]
+        stack.extend(children.get(current, ()))
+    return total
+
+
+def wait_idle(servers: list[LiveServer], window: float = 0.5, timeout: float = 120) -> None:
+    """Until the servers together use under a tenth of a core over `window`."""
+    deadline = time.monotonic() + timeout
+    before = sum(tree_cpu_seconds(s.process.pid) for s in servers)
+    while time.monotonic() < deadline:
+        time.sleep(window)
+        now = sum(tree_cpu_seconds(s.process.pid) for s in servers)
+        if now - before < window / 10:
+            return
+        before = now
+
+
 def measure(browser, ui, newest: str, match: str) -> tuple[float, float]:
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
@@ -120,6 +163,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--sqlite", action="store_true", help="also our UI on a sqlite store")
     args = parser.parse_args()
     count = 1000 if args.quick else 10_000
     from playwright.sync_api import sync_playwright
@@ -128,20 +172,33 @@ def main() -> None:
     servers: list[LiveServer] = []
     try:
         store = root / "mlruns"
-        start = time.perf_counter()
-        exp_id = seed(str(store), count)
-        print(f"seeded {count} runs into a file store in {time.perf_counter() - start:.1f} s")
+        stores = {"file": str(store)}
+        if args.sqlite:
+            stores["sqlite"] = f"sqlite:///{root / 'mlcadence.db'}"
+        exp_ids = {}
+        for kind, uri in stores.items():
+            start = time.perf_counter()
+            exp_ids[kind] = seed(uri, count)
+            print(f"seeded {count} runs into a {kind} store in {time.perf_counter() - start:.1f} s")
         bin_dir = Path(sys.executable).parent
-        store_args = ["--backend-store-uri", str(store)]
         env = {"MLFLOW_ALLOW_FILE_STORE": "true", "MLFLOW_DISABLE_TELEMETRY": "true"}
-        ours = LiveServer(
-            "mlcadence", [str(bin_dir / "mlcadence"), "server"], root, store_args, env
-        )
-        servers.append(ours)
+        uis = {}
+        for kind, uri in stores.items():
+            label = f"mlcadence {kind}"
+            ours = LiveServer(
+                label.replace(" ", "-"),
+                [str(bin_dir / "mlcadence"), "server"],
+                root,
+                ["--backend-store-uri", uri],
+                env,
+            )
+            servers.append(ours)
+            uis[label] = OurUI(ours.url, exp_ids[kind])
+        store_args = ["--backend-store-uri", str(store)]
         mlflow_bin = shutil.which("mlflow") or str(bin_dir / "mlflow")
         theirs = LiveServer("mlflow", [mlflow_bin, "server"], root, store_args, env)
         servers.append(theirs)
-        uis = {"mlcadence": OurUI(ours.url, exp_id), "mlflow": MlflowUI(theirs.url, exp_id)}
+        uis["mlflow file"] = MlflowUI(theirs.url, exp_ids["file"])
         newest, match = name(count - 1), newest_match(count)
         times: dict[str, list[tuple[float, float]]] = {label: [] for label in uis}
         with sync_playwright() as playwright:
@@ -150,16 +207,23 @@ def main() -> None:
             )
             for ui in uis.values():
                 measure(browser, ui, newest, match)  # warm-up (server caches), not counted
-            for _ in range(args.repeats):
-                for label, ui in uis.items():
-                    times[label].append(measure(browser, ui, newest, match))
+            labels = list(uis)
+            for round_index in range(args.repeats):
+                turn = round_index % len(labels)
+                for label in labels[turn:] + labels[:turn]:
+                    wait_idle(servers)
+                    times[label].append(measure(browser, uis[label], newest, match))
             browser.close()
         print(f"{count} runs, median of {args.repeats} repeats")
-        print(f"{'':<14}{'mlcadence s':>13}{'mlflow s':>11}{'mlflow/ours':>13}")
+        print(f"{'':<14}{'':<18}{'ours s':>8}{'mlflow s':>10}{'mlflow/ours':>13}")
         for index, what in enumerate(("first render", "filter")):
-            ours_s = statistics.median(t[index] for t in times["mlcadence"])
-            theirs_s = statistics.median(t[index] for t in times["mlflow"])
-            print(f"{what:<14}{ours_s:>13.3f}{theirs_s:>11.3f}{theirs_s / ours_s:>12.1f}x")
+            theirs_s = statistics.median(t[index] for t in times["mlflow file"])
+            for label in (label for label in uis if label.startswith("mlcadence")):
+                ours_s = statistics.median(t[index] for t in times[label])
+                print(
+                    f"{what:<14}{label:<18}{ours_s:>8.3f}{theirs_s:>10.3f}"
+                    f"{theirs_s / ours_s:>12.1f}x"
+                )
     finally:
         for server in servers:
             server.stop()

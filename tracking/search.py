@@ -534,8 +534,23 @@ def filter_runs(runs: Iterable[Run], clauses: Sequence[Clause]) -> list[Run]:
     return [r for r in runs if run_matches(r, clauses)]
 
 
-def _is_missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+def _present(value) -> bool:
+    """Neither absent nor NaN (the only value unequal to itself here)."""
+    return value is not None and value == value  # noqa: PLR0124 - the NaN test
+
+
+_DATA_FIELDS = {METRIC: "metrics", PARAM: "params", TAG: "tags"}
+
+
+def _value_getter(kind: str, key: str) -> Callable[[Run], object]:
+    """run -> the value an order key compares (as _lhs_value, with the
+    dispatch done once per sort rather than once per run)."""
+    if kind == ATTRIBUTE:
+        if key == "status":
+            return lambda run: attribute_value(run, key)
+        return operator.attrgetter("info." + key)
+    field = _DATA_FIELDS[kind]
+    return lambda run: getattr(run.data, field).get(key)
 
 
 def sort_runs(runs: Iterable[Run], order_keys: Sequence[OrderKey] = ()) -> list[Run]:
@@ -544,12 +559,16 @@ def sort_runs(runs: Iterable[Run], order_keys: Sequence[OrderKey] = ()) -> list[
     ordered = sorted(runs, key=lambda r: (-(r.info.start_time or 0), r.info.run_id))
     # Stable sorts from the least to the most significant key.
     for ok in reversed(order_keys):
-        present, missing = [], []
-        for run in ordered:
-            value = _lhs_value(run, ok.kind, ok.key)
-            (missing if _is_missing(value) else present).append((value, run))
+        value_of = _value_getter(ok.kind, ok.key)
+        keyed = [(value_of(run), run) for run in ordered]
+        present = [pair for pair in keyed if _present(pair[0])]
+        missing = (
+            [run for value, run in keyed if not _present(value)]
+            if len(present) < len(keyed)
+            else []
+        )
         present.sort(key=operator.itemgetter(0), reverse=not ok.ascending)
-        ordered = [run for _, run in present] + [run for _, run in missing]
+        ordered = [run for _, run in present] + missing
     return ordered
 
 

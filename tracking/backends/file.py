@@ -28,6 +28,7 @@ order need, loading full data for the runs it returns.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import shutil
@@ -53,6 +54,7 @@ from mlcadence.tracking.backends.atomic import (
 from mlcadence.tracking.backends.base import LoggedModelStore, TrackingBackend
 from mlcadence.tracking.backends.file_logged_models import FileLoggedModelMixin
 from mlcadence.tracking.backends.file_metric_lines import MetricLineIndex
+from mlcadence.tracking.backends.file_read_cache import FileReadCache, as_text
 from mlcadence.tracking.backends.file_registry import FileRegistryMixin
 from mlcadence.tracking.backends.file_yaml import dump_yaml, load_yaml
 from mlcadence.tracking.conventions import (
@@ -154,6 +156,11 @@ def latest_metric_value(metrics: list[entities.Metric]) -> float:
     return max(metrics, key=lambda m: (m.step, m.timestamp, m.value)).value
 
 
+def parse_latest_metric(text: str, key: str) -> float | None:
+    history = parse_metric_lines(text, key)
+    return latest_metric_value(history) if history else None
+
+
 class FileBackend(FileRegistryMixin, FileLoggedModelMixin, TrackingBackend, LoggedModelStore):
     def __init__(self, uri: str, fsync: bool = False, artifact_root: str | None = None):
         """`fsync`: make every rewrite durable before it becomes visible
@@ -174,6 +181,8 @@ class FileBackend(FileRegistryMixin, FileLoggedModelMixin, TrackingBackend, Logg
         # Metric keys already validated; the hot path skips re-checking them.
         self._valid_metric_keys: set[str] = set()
         self._metric_lines = MetricLineIndex()
+        # What search and run loads read, checked by a stat per file (file_read_cache).
+        self._files = FileReadCache()
         self._lock = threading.Lock()
         self._init_root()
 
@@ -615,22 +624,28 @@ class FileBackend(FileRegistryMixin, FileLoggedModelMixin, TrackingBackend, Logg
             raise AlreadyExists(f"Run '{run_id}' already exists; create the run again.")
         return entities.Run(info, entities.RunData(tags=dict(tag_map)))
 
-    def _read_latest_metrics(self, run_dir: str, keys=None) -> dict[str, float]:
+    def _read_latest_metrics(self, run_dir: str) -> dict[str, float]:
         metrics_dir = os.path.join(run_dir, METRICS)
         latest = {}
-        for key in list_files(metrics_dir) if keys is None else keys:
-            text = read_text(os.path.join(metrics_dir, key))
-            if text:
-                history = parse_metric_lines(text, key)
-                if history:
-                    latest[key] = latest_metric_value(history)
+        for key in list_files(metrics_dir):
+            value = self._files.get(os.path.join(metrics_dir, key), parse_latest_metric, key)
+            if value is not None:
+                latest[key] = value
         return latest
+
+    def _read_values(self, directory: str) -> dict[str, str]:
+        values = {}
+        for key in list_files(directory):
+            text = self._files.get(os.path.join(directory, key), as_text)
+            if text is not None:
+                values[key] = text
+        return values
 
     def _load_run(self, run_dir: str, info: entities.RunInfo) -> entities.Run:
         data = entities.RunData(
             metrics=self._read_latest_metrics(run_dir),
-            params=read_values(os.path.join(run_dir, PARAMS)),
-            tags=read_values(os.path.join(run_dir, TAGS)),
+            params=self._read_values(os.path.join(run_dir, PARAMS)),
+            tags=self._read_values(os.path.join(run_dir, TAGS)),
         )
         if not info.run_name:
             info.run_name = data.tags.get(RUN_NAME_TAG, "")
@@ -756,54 +771,120 @@ class FileBackend(FileRegistryMixin, FileLoggedModelMixin, TrackingBackend, Logg
     def search_runs(
         self, experiment_ids, filter_string="", view=VIEW_ACTIVE, max_results=1000, order_by=()
     ):
+        """Per run: each clause's one file in turn (a run failing a clause
+        reads no further), its meta.yaml, then the order keys' files, all
+        through the stat-checked cache; full data only for the runs returned.
+        The metric/param/tag clauses come before meta.yaml unless the filter
+        has clauses on meta.yaml's fields, which then come first."""
         clauses = run_search.parse_filter(filter_string)
         order_keys = run_search.parse_order_by(order_by)
-        needed = run_search.referenced_keys(clauses, order_keys)
-        # Clauses on meta.yaml fields are checked before any other file is read.
-        early = [c for c in clauses if c.kind == "attribute" and c.key != "run_name"]
-        candidates: list[tuple[str, entities.Run]] = []
+        on_meta = [c for c in clauses if c.kind == "attribute" and c.key != "run_name"]
+        fields = [(c, _SearchField.of(c)) for c in clauses if c not in on_meta]
+        on_files = [(c, f) for c, f in fields if f.suffix is not None]
+        on_names = [(c, f) for c, f in fields if f.suffix is None]  # run_name: meta or tag
+        files_first = on_files if not on_meta else []
+        files_after = [] if files_first else on_files
+        order_fields = [_SearchField.of(key) for key in order_keys]
+        # Without a metric, param or tag to read, every light run shares one empty RunData.
+        shared_data = (
+            entities.RunData()
+            if not on_files and all(f.suffix is None for f in order_fields)
+            else None
+        )
+        wanted_stage = {VIEW_ACTIVE: ACTIVE, VIEW_DELETED: DELETED}.get(view)
+        candidates: list[entities.Run] = []
+        run_dirs: dict[str, str] = {}
         for experiment_id in dict.fromkeys(str(e) for e in experiment_ids):
             try:
                 exp_dir = self._find_experiment_dir(experiment_id)
             except NotFound:
                 continue
             for run_dir in self._run_dirs(exp_dir):
-                light = self._light_run(run_dir, view, needed, early)
-                if light is not None and run_search.run_matches(light, clauses):
-                    candidates.append((run_dir, light))
-        by_id = {light.info.run_id: run_dir for run_dir, light in candidates}
-        ordered = run_search.sort_runs([light for _, light in candidates], order_keys)
-        return [self._load_run(by_id[r.info.run_id], r.info) for r in ordered[:max_results]]
+                run = entities.Run(None, shared_data or entities.RunData())
+                if files_first and not self._matches(run_dir, run, files_first):
+                    continue
+                run.info = self._search_run_info(run_dir)
+                if run.info is None or (wanted_stage and run.info.lifecycle_stage != wanted_stage):
+                    continue
+                if on_meta and not run_search.run_matches(run, on_meta):
+                    continue
+                if self._matches(run_dir, run, files_after + on_names):
+                    for field in order_fields:
+                        self._fill(run_dir, run, field)
+                    candidates.append(run)
+                    run_dirs[run.info.run_id] = run_dir
+        ordered = run_search.sort_runs(candidates, order_keys)
+        return [
+            self._load_run(run_dirs[r.info.run_id], dataclasses.replace(r.info))
+            for r in ordered[:max_results]
+        ]
 
-    def _light_run(
-        self, run_dir: str, view: str, needed: dict[str, set[str]], early=()
-    ) -> entities.Run | None:
-        """A run with only the metrics, params and tags the search needs, or
-        None when it is outside the view or fails an `early` clause."""
+    def _matches(self, run_dir: str, run: entities.Run, clauses) -> bool:
+        """Every (clause, field) holds, each field read only if the ones
+        before held."""
+        return all(
+            self._fill(run_dir, run, field) and run_search.clause_matches(run, clause)
+            for clause, field in clauses
+        )
+
+    def _search_run_info(self, run_dir: str) -> entities.RunInfo | None:
+        """The run's cached RunInfo (shared: never mutate it), None while it
+        is being created or when its meta.yaml names another run."""
         try:
-            meta = self._read_run_meta(run_dir)
-            if not meta:
-                return None  # being created
-            info = self._run_info_from_meta(run_dir, meta)
+            return self._files.get(run_dir + _META_SUFFIX, self._parse_run_meta, run_dir)
         except (InvalidState, ValueError):
             return None
-        if view != VIEW_ALL and info.lifecycle_stage != (
-            ACTIVE if view == VIEW_ACTIVE else DELETED
-        ):
-            return None
-        data = entities.RunData()
-        if early and not run_search.run_matches(entities.Run(info, data), early):
-            return None
-        if needed["metric"]:
-            data.metrics = self._read_latest_metrics(run_dir, needed["metric"])
-        for kind, folder, target in (("param", PARAMS, data.params), ("tag", TAGS, data.tags)):
-            for key in needed[kind]:
-                text = read_text(os.path.join(run_dir, folder, key))
-                if text is not None:
-                    target[key] = text
-        if not info.run_name and "run_name" in needed["attribute"]:
-            info.run_name = read_text(os.path.join(run_dir, TAGS, RUN_NAME_TAG)) or ""
-        return entities.Run(info, data)
+
+    def _parse_run_meta(self, text: str, run_dir: str) -> entities.RunInfo | None:
+        meta = load_yaml(text) if text else None
+        return self._run_info_from_meta(run_dir, meta) if meta else None
+
+    def _fill(self, run_dir: str, run: entities.Run, field: _SearchField) -> bool:
+        """Load the one value a clause or order key looks at into the
+        search's light `run`. Always True, so it chains in `all()`."""
+        if field.suffix is None:
+            if field.key == "run_name" and not run.info.run_name:
+                # Older runs keep the name in the mlflow.runName tag only.
+                tag = self._files.get(run_dir + _RUN_NAME_TAG_SUFFIX, as_text)
+                run.info = dataclasses.replace(run.info, run_name=tag or "")
+            return True
+        target = getattr(run.data, field.values)
+        if field.key not in target:
+            value = self._files.get(run_dir + field.suffix, field.parse, field.key)
+            if value is not None:
+                target[field.key] = value
+        return True
+
+
+_META_SUFFIX = os.sep + META
+_RUN_NAME_TAG_SUFFIX = os.sep + os.path.join(TAGS, RUN_NAME_TAG)
+
+
+@dataclasses.dataclass(frozen=True)
+class _SearchField:
+    """Where a searched metric, param or tag lives in a run's folder
+    (`suffix` after the run dir, None for attributes: meta.yaml's), how its
+    file is parsed, and which RunData dict (`values`) it goes into."""
+
+    kind: str
+    key: str
+    suffix: str | None
+    parse: object
+    values: str
+
+    @classmethod
+    def of(cls, item) -> _SearchField:
+        folder, parse, values = _FIELD_FILES.get(item.kind, (None, None, ""))
+        suffix = os.sep + os.path.join(folder, item.key) if folder else None
+        return cls(item.kind, item.key, suffix, parse, values)
+
+
+# kind -> (folder in the run dir, parse(text, key), RunData attribute)
+_FIELD_FILES = {
+    "metric": (METRICS, parse_latest_metric, "metrics"),
+    "param": (PARAMS, as_text, "params"),
+    "tag": (TAGS, as_text, "tags"),
+}
 
 
 def _param_changed(key: str, old: str | None, new: str, run_id: str) -> InvalidInput:
