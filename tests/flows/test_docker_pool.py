@@ -1,6 +1,7 @@
-"""The Docker work pool's build step, without a Prefect server: a store the
-containers cannot see is refused before Docker is touched, the containers get
-the URI and token, and the environment image is keyed by its content."""
+"""The Docker work pool's build step: a store the containers cannot see is
+refused before Docker is touched, the containers get the URI and a reference
+to the token's Secret block (on the session's Prefect server), and the
+environment image is keyed by its content."""
 
 from __future__ import annotations
 
@@ -36,12 +37,26 @@ def test_a_server_or_database_is_reachable_from_a_container(uri):
     assert require_network_store(uri) == uri
 
 
-def test_containers_get_the_tracking_uri_and_the_token_under_both_names(monkeypatch):
+def test_containers_get_the_token_as_a_secret_block_reference_never_its_value(
+    monkeypatch, prefect_server
+):
+    from prefect.blocks.system import Secret
+
     monkeypatch.setenv("MLCADENCE_TRACKING_TOKEN", "w-secret")
     reload_settings()
     env = docker_pool.container_environment("http://127.0.0.1:5050")
     assert env["MLCADENCE_TRACKING_URI"] == "http://127.0.0.1:5050"
-    assert env["MLCADENCE_TRACKING_TOKEN"] == env["MLFLOW_TRACKING_TOKEN"] == "w-secret"
+    name = docker_pool.token_secret_name("http://127.0.0.1:5050")
+    reference = "{{ prefect.blocks.secret." + name + " }}"
+    assert env["MLCADENCE_TRACKING_TOKEN"] == env["MLFLOW_TRACKING_TOKEN"] == reference
+    assert "w-secret" not in str(env)
+    assert Secret.load(name).get() == "w-secret"
+
+
+def test_each_tracking_server_keeps_its_own_token_secret():
+    one = docker_pool.token_secret_name("http://a:5050")
+    assert one != docker_pool.token_secret_name("http://b:5050")
+    assert one == docker_pool.token_secret_name("http://a:5050")
 
 
 def test_no_token_variable_is_set_without_a_token():

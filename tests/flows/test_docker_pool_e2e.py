@@ -11,6 +11,7 @@ nothing (MLCADENCE_TEST_DOCKER_CACHE keeps the wheels across sessions too)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -23,6 +24,7 @@ import httpx
 import pytest
 
 from mlcadence.flows import serve
+from mlcadence.flows.docker_pool import token_secret_name
 from mlcadence.tracking.entities import RunStatus
 from tests.docker_fixtures import docker, shared_cache  # noqa: F401
 from tests.flows.test_prefect_yaml_e2e import REPO_ROOT, _retrying, prefect_cli, wait_for
@@ -149,7 +151,13 @@ def test_train_runs_in_a_docker_worker_container_logs_to_the_host_server_and_is_
         assert re.fullmatch(r"stockpred-env:[0-9a-f]{12}", variables["image"]), variables
         assert variables["network_mode"] == "host"
         assert variables["env"]["MLCADENCE_TRACKING_URI"] == server.url
-        assert variables["env"]["MLCADENCE_TRACKING_TOKEN"] == token
+        # The token is in a Secret block, not in what the deployment shows.
+        assert token not in json.dumps(train)
+        secret = token_secret_name(server.url)
+        assert (
+            variables["env"]["MLCADENCE_TRACKING_TOKEN"]
+            == f"{{{{ prefect.blocks.secret.{secret} }}}}"
+        )
         assert docker.images.get(variables["image"])  # built here, never pulled
 
         # The promotion event's deploy runs on the host (a model server outlives
