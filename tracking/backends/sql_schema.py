@@ -306,11 +306,29 @@ def recorded_version(conn: Connection) -> int | None:
     return conn.execute(select(schema_version.c.version_num)).scalar()
 
 
+def _refuse_foreign_tables(conn: Connection) -> None:
+    """A database without our schema_version table but with tables of our
+    names is another program's (MLflow's SQL store above all: its `runs` has
+    `run_uuid`, not `run_id`). Creating ours beside them would leave a mix
+    neither program can use, so it is refused before anything is written."""
+    clash = sorted(set(inspect(conn).get_table_names()) & set(metadata.tables))
+    if clash:
+        mlflow = inspect(conn).has_table("alembic_version")
+        whose = "MLflow's SQL store" if mlflow else "another program"
+        raise InvalidState(
+            f"This database already holds tables of {whose} ({', '.join(clash[:4])}), not an "
+            "mlcadence store, and is left untouched. Point MLCADENCE_TRACKING_URI (or "
+            "--backend-store-uri) at a new database, or serve this one with `mlflow server "
+            "--backend-store-uri URI` and set MLCADENCE_TRACKING_URI=http://HOST:PORT to it."
+        )
+
+
 def ensure_schema(conn: Connection) -> bool:
     """Create or upgrade the schema inside the caller's (serialised)
     transaction. Returns True when the tables were created just now."""
     version = recorded_version(conn)
     if version is None:
+        _refuse_foreign_tables(conn)
         metadata.create_all(conn)
         conn.execute(schema_version.insert().values(version_num=SCHEMA_VERSION))
         return True
