@@ -8,8 +8,10 @@ parent run travel with each candidate as a `TrackingTarget`.
 Each candidate has a key (parent run, model, window). A worker killed
 mid-candidate leaves its child run RUNNING; Dask then runs the candidate
 again on another worker, and that attempt ends the orphan as FAILED, tagged
-with the run that replaced it, before it logs anything. Every candidate thus
-ends with exactly one FINISHED run, and no RUNNING leftover.
+with the run that replaced it, before it logs anything. A worker that died
+after its run FINISHED but before Dask had the result leaves a finished run
+that the new attempt deletes (soft). Every candidate thus ends with exactly
+one FINISHED run among the experiment's active runs, and no RUNNING leftover.
 """
 
 from __future__ import annotations
@@ -113,11 +115,18 @@ def candidate_run(target: TrackingTarget, model: str, window: int) -> Iterator[C
 
 
 def _supersede_orphans(client: tracking.Client, experiment_id: str, key: str, run_id: str) -> None:
-    """End an earlier attempt's RUNNING run of the same candidate (its worker died)."""
-    earlier = client.search_runs(
-        [experiment_id], f"tags.`{CANDIDATE_TAG}` = '{key}' AND attributes.status = 'RUNNING'"
-    )
+    """Retire an earlier attempt's run of the same candidate. RUNNING: its
+    worker died mid-candidate; it ends FAILED. FINISHED: its worker died after
+    logging but before Dask had its result, so the candidate runs again; the
+    earlier run is deleted (soft: `runs restore` brings it back), so the
+    candidate still has one finished run. Both are tagged with this run."""
+    earlier = client.search_runs([experiment_id], f"tags.`{CANDIDATE_TAG}` = '{key}'")
     for orphan in earlier:
-        if orphan.info.run_id != run_id:
+        if orphan.info.run_id == run_id:
+            continue
+        if orphan.info.status == RunStatus.RUNNING:
             client.set_tag(orphan.info.run_id, SUPERSEDED_BY_TAG, run_id)
             client.set_terminated(orphan.info.run_id, RunStatus.FAILED)
+        elif orphan.info.status == RunStatus.FINISHED:
+            client.set_tag(orphan.info.run_id, SUPERSEDED_BY_TAG, run_id)
+            client.delete_run(orphan.info.run_id)

@@ -9,6 +9,7 @@ import json
 import os
 import pickle
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -216,8 +217,14 @@ def _kill_mid_candidate(client, cluster, index: int, sweeping) -> str:
             if not r.data.metrics and r.data.params.get("model") != "logistic_regression"
         ]
         if training:
-            cluster.kill_worker(index)
-            return training[0].info.run_id
+            # Freeze the worker, then look again: a candidate that finished
+            # between the search and the freeze is not the one to kill on.
+            os.kill(pid, signal.SIGSTOP)
+            run = client.get_run(training[0].info.run_id)
+            if run.info.status == RunStatus.RUNNING:
+                cluster.kill_worker(index)  # SIGKILL ends a stopped process too
+                return run.info.run_id
+            os.kill(pid, signal.SIGCONT)
         time.sleep(0.02)
     raise AssertionError("the worker never trained a candidate")
 
