@@ -53,7 +53,9 @@ def save_token_secret(tracking_uri: str, token: str) -> str:
     from prefect.blocks.system import Secret
 
     name = token_secret_name(tracking_uri)
-    Secret(value=token).save(name, overwrite=True)
+    # _sync: a build step may be called where Prefect sees an event loop and
+    # would hand back an un-awaited coroutine instead of saving.
+    Secret(value=token).save(name, overwrite=True, _sync=True)
     return "{{ prefect.blocks.secret." + name + " }}"
 
 

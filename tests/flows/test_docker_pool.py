@@ -50,7 +50,7 @@ def test_containers_get_the_token_as_a_secret_block_reference_never_its_value(
     reference = "{{ prefect.blocks.secret." + name + " }}"
     assert env["MLCADENCE_TRACKING_TOKEN"] == env["MLFLOW_TRACKING_TOKEN"] == reference
     assert "w-secret" not in str(env)
-    assert Secret.load(name).get() == "w-secret"
+    assert Secret.load(name, _sync=True).get() == "w-secret"
 
 
 def test_each_tracking_server_keeps_its_own_token_secret():
