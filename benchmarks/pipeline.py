@@ -34,35 +34,20 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from commands import timed, which
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent
 MLFLOW_PROJECT = HERE / "mlflow_project"
+INSTALL_HINT = "pip install -e . (and mlflow for the peer)"
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def which(name: str) -> str:
-    found = shutil.which(name)
-    if not found:
-        sys.exit(f"{name} is not on PATH: pip install -e . (and mlflow for the peer)")
-    return found
-
-
-def timed(cmd: list[str], env: dict[str, str], cwd: Path) -> float:
-    start = time.perf_counter()
-    done = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        output = f"{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
-        sys.exit(f"failed ({done.returncode}): {' '.join(cmd)}\n{output}")
-    return elapsed
 
 
 def main() -> None:
@@ -79,10 +64,10 @@ def main() -> None:
         if not k.startswith(("PREFECT_", "MLCADENCE_", "MLFLOW_"))
     }
     base["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
-    mlcadence = which("mlcadence")
+    mlcadence = which("mlcadence", INSTALL_HINT)
     train = [mlcadence, "train", "--source", "synthetic:42", "-q"]
     mlflow = [
-        which("mlflow"),
+        which("mlflow", INSTALL_HINT),
         "run",
         str(MLFLOW_PROJECT),
         "--env-manager",

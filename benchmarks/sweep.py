@@ -43,6 +43,7 @@ REPO_ROOT = HERE.parent
 sys.path[:] = [p for p in sys.path if str(Path(p or ".").resolve()) != str(HERE)]
 sys.path.insert(0, str(REPO_ROOT))  # the tests' process fixtures
 
+from benchmarks.commands import timed, which  # noqa: E402
 from tests.dask_fixtures import DaskCluster  # noqa: E402
 from tests.tracking.server_fixtures import ServerProcess  # noqa: E402
 
@@ -50,23 +51,7 @@ SOURCE = "synthetic:42"
 WINDOWS = [3, 5, 7, 10, 14, 21, 28, 35]
 MODELS = ["random_forest", "logistic_regression"]
 CANDIDATES = len(WINDOWS) * len(MODELS)
-
-
-def which(name: str) -> str:
-    found = shutil.which(name) or str(Path(sys.executable).with_name(name))
-    if not Path(found).exists():
-        sys.exit(f"{name} is not on PATH: pip install -e '.[dask]' (and mlflow for the peer)")
-    return found
-
-
-def timed(cmd: list[str], env: dict[str, str], cwd: Path) -> float:
-    start = time.perf_counter()
-    done = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        output = f"{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
-        sys.exit(f"failed ({done.returncode}): {' '.join(cmd)}\n{output}")
-    return elapsed
+INSTALL_HINT = "pip install -e '.[dask]' (and mlflow for the peer)"
 
 
 def bare_compute() -> float:
@@ -101,7 +86,7 @@ def main() -> None:
         "PREFECT_HOME": str(work / "prefect"),
         "MLCADENCE_STATE_DIR": str(work / "state"),
     }
-    mlcadence = which("mlcadence")
+    mlcadence = which("mlcadence", INSTALL_HINT)
     grid = ["--windows", ",".join(map(str, WINDOWS)), "--models", ",".join(MODELS)]
     server = ServerProcess(
         f"sqlite:///{work / 'served.db'}", work / "mlartifacts", work / "server.log", [], base
